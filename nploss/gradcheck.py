@@ -312,14 +312,21 @@ def check_gradgrad(
     rtol: float = RTOL,
     seed: int = 0,
 ) -> GradCheckResult:
-    r"""Check second derivatives: Hessian-vector products against differences of gradients.
+    r"""Check second derivatives: the VJP differentiated again, against finite differences.
 
-    With a random cotangent ``g`` and random direction ``v``, the first derivative is
-    :math:`G(x) = \nabla_x \langle g, f(x) \rangle` (``grad_fn(*tensors, grad_output=g)``, by
-    default the engine's ``grad(..., create_graph=True)``) and the checked quantity is
-    :math:`\nabla_x \langle G(x), v \rangle = H v`, computed by differentiating ``G`` with the
-    engine, against the central difference of the scalar :math:`\langle G(x), v \rangle`
-    element by element. Every op's VJP must itself be differentiable for this to pass.
+    With a random cotangent ``g`` and random directions ``v``, the first derivative is
+    :math:`G(x, g) = \nabla_x \langle g, f(x) \rangle` (``grad_fn(*tensors, grad_output=g)``, by
+    default the engine's ``grad(..., create_graph=True)``). The checked quantity is the gradient
+    of the scalar :math:`\langle G(x, g), v \rangle`, computed by differentiating ``G`` with the
+    engine, against its central differences element by element:
+
+    - with respect to ``x`` it is the Hessian-vector product :math:`H v`;
+    - with respect to ``g`` it is the Jacobian-vector product :math:`J v`. This part is what
+      checks the VJP of a *linear* op (whose Hessian is zero), as
+      ``torch.autograd.gradgradcheck`` does by differentiating with respect to the
+      ``grad_outputs`` too.
+
+    Every op's VJP must itself be differentiable for this to pass.
     """
     arrays = _prepare(inputs)
     wrt = _floating(arrays) if wrt is None else list(wrt)
@@ -327,16 +334,18 @@ def check_gradgrad(
     rng = np.random.default_rng(seed)
     cotangent = _cotangent(f, arrays, None, rng)
     directions = [rng.standard_normal(arrays[i].shape) for i in wrt]
+    # The cotangent joins the inputs, as the last one.
+    arrays, g_index = arrays + [cotangent], len(arrays)
+    checked, names = wrt + [g_index], names + ["grad_output"]
 
     def first_derivative(*xs: Any) -> list[Tensor]:
-        tensors = [Tensor(x.data if isinstance(x, Tensor) else x, requires_grad=i in wrt) for i, x in enumerate(xs)]
-        # Keep the graph of outer tensors (the second-order pass differentiates through them).
-        tensors = [x if isinstance(x, Tensor) and x.requires_grad else t for x, t in zip(xs, tensors)]
+        tensors = [x if isinstance(x, Tensor) else Tensor(x, requires_grad=i in checked) for i, x in enumerate(xs)]
+        *tensors, g = tensors
         with enable_grad():  # also when called by the finite differences, under no_grad
             if grad_fn is not None:
-                return list(grad_fn(*tensors, grad_output=Tensor(cotangent)))
+                return list(grad_fn(*tensors, grad_output=g))
             out = f(*tensors)
-            g = Tensor(cotangent.reshape(out.shape))
+            g = g.reshape(out.shape)
             return grad(out, [tensors[i] for i in wrt], grad_outputs=g, create_graph=True, allow_unused=True)
 
     def directional(*xs: Any) -> Tensor:
@@ -346,14 +355,14 @@ def check_gradgrad(
                 total = total + (d * Tensor(v.reshape(d.shape))).sum()
         return total if isinstance(total, Tensor) else Tensor(total)
 
-    tensors = [Tensor(a, requires_grad=i in wrt) for i, a in enumerate(arrays)]
+    tensors = [Tensor(a, requires_grad=i in checked) for i, a in enumerate(arrays)]
     value = directional(*tensors)
-    if not value.requires_grad:  # the first derivative is constant: the Hessian is zero
-        hvps: list[Any] = [np.zeros(arrays[i].shape) for i in wrt]
+    if not value.requires_grad:  # the first derivative does not depend on x or g
+        second: list[Any] = [np.zeros(arrays[i].shape) for i in checked]
     else:
-        hvps = grad(value, [tensors[i] for i in wrt], allow_unused=True)
+        second = grad(value, [tensors[i] for i in checked], allow_unused=True)
     checks = []
-    for i, h in zip(wrt, hvps):
+    for i, h in zip(checked, second):
         forward, backward_, _ = one_sided_and_central(directional, arrays, i, np.ones(()), eps)
         h = np.zeros_like(forward) if h is None else h
         checks.append(compare(names[i], h, forward, backward_, atol, rtol))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy
+
 
 def sigmoid(xp: Any, x: Any) -> Any:
     r"""Logistic function :math:`\sigma(x) = 1 / (1 + e^{-x})` without overflow.
@@ -38,7 +40,8 @@ def logsumexp(xp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """
     m = xp.max(x, axis=axis, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0)
-    out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+    with numpy.errstate(divide="ignore"):  # log(0) = -inf is the right answer for such rows
+        out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
     if not keepdims:
         out = xp.squeeze(out, axis=axis) if axis is not None else out.reshape(())
     return out

@@ -418,10 +418,12 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with NumPy's batching rules; batch broadcasting is undone by the engine."""
     a, b = _pair(a, b)
-    if a.ndim == 1:  # vector @ matrix: a row vector, dropped again afterwards
-        return squeeze(matmul(reshape(a, (1, -1)), b), axis=-2)
-    if b.ndim == 1:  # matrix @ vector: a column vector
-        return squeeze(matmul(a, reshape(b, (-1, 1))), axis=-1)
+    if a.ndim == 1 or b.ndim == 1:
+        # A vector on the left is a row, on the right a column; its axis is dropped afterwards.
+        out = matmul(reshape(a, (1, -1)) if a.ndim == 1 else a, reshape(b, (-1, 1)) if b.ndim == 1 else b)
+        rows = (out.shape[-2],) if a.ndim > 1 else ()
+        cols = (out.shape[-1],) if b.ndim > 1 else ()
+        return reshape(out, out.shape[:-2] + rows + cols)
     data = _broadcast("matmul", a, b, lambda x, y: x @ y)
     return make_node(
         data,

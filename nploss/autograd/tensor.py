@@ -1,4 +1,4 @@
-"""The engine's core: ``Tensor``, the graph it records, and reverse-mode differentiation.
+r"""The engine's core: ``Tensor``, the graph it records, and reverse-mode differentiation.
 
 A Tensor wraps an array of the current backend (``.data``). When an op is applied to Tensors of
 which at least one requires a gradient, the result remembers its parents and a *vector-Jacobian
