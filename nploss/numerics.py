@@ -45,3 +45,64 @@ def logsumexp(xp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     if not keepdims:
         out = xp.squeeze(out, axis=axis) if axis is not None else out.reshape(())
     return out
+
+
+class ArrayNamespace:
+    """An array module (NumPy or CuPy) plus the functions losses need that it lacks.
+
+    Losses are written once against a namespace ``xp``; this class makes a plain array module
+    speak the same language as :mod:`nploss.autograd` (``xp.sigmoid``, ``xp.logsumexp``,
+    ``xp.scatter_add`` ...), so the same formula runs on arrays and builds a graph on Tensors.
+    Everything else is looked up on the wrapped module.
+    """
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.module, name)
+
+    def __repr__(self) -> str:
+        return f"ArrayNamespace({self.module.__name__})"
+
+    def as_data(self, x: Any) -> Any:
+        return x
+
+    def sigmoid(self, x: Any) -> Any:
+        return sigmoid(self.module, x)
+
+    def softplus(self, x: Any) -> Any:
+        return softplus(self.module, x)
+
+    def relu(self, x: Any) -> Any:
+        return self.module.maximum(x, 0)
+
+    def logsumexp(self, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+        return logsumexp(self.module, x, axis=axis, keepdims=keepdims)
+
+    def log_softmax(self, x: Any, axis: int = -1) -> Any:
+        return x - logsumexp(self.module, x, axis=axis, keepdims=True)
+
+    def softmax(self, x: Any, axis: int = -1) -> Any:
+        return self.module.exp(self.log_softmax(x, axis=axis))
+
+    def square(self, x: Any) -> Any:
+        return x * x
+
+    def scatter_add(self, values: Any, index: Any, shape: Any) -> Any:
+        """Zeros of ``shape`` with ``values`` added at ``index``, repeated indices adding up."""
+        from .backend import scatter_add
+
+        out = self.module.zeros(tuple(shape), dtype=values.dtype)
+        scatter_add(out, index, values)
+        return out
+
+
+_namespaces: dict[int, ArrayNamespace] = {}
+
+
+def array_namespace(module: Any) -> ArrayNamespace:
+    """The (cached) :class:`ArrayNamespace` of an array module."""
+    if id(module) not in _namespaces:
+        _namespaces[id(module)] = ArrayNamespace(module)
+    return _namespaces[id(module)]

@@ -38,7 +38,9 @@ def _parameter_list(params: Any, owner: str) -> list[Tensor]:
     if isinstance(params, Tensor):
         raise TypeError(f"{owner}: params must be an iterable of Tensors, got a single Tensor; wrap it in a list")
     if not isinstance(params, Iterable):
-        raise TypeError(f"{owner}: params must be an iterable of Tensors (e.g. model.parameters()), got {type(params).__name__}")
+        raise TypeError(
+            f"{owner}: params must be an iterable of Tensors (e.g. model.parameters()), got {type(params).__name__}"
+        )
     result: list[Tensor] = []
     seen: set[int] = set()
     for i, p in enumerate(params):
@@ -56,7 +58,10 @@ def _parameter_list(params: Any, owner: str) -> list[Tensor]:
     return result
 
 
-def _check_range(value: Any, name: str, owner: str, low: float = 0.0, high: float = math.inf, high_open: bool = False) -> float:
+def _check_range(
+    value: Any, name: str, owner: str, low: float = 0.0, high: float = math.inf, high_open: bool = False
+) -> float:
+    """``value`` as a float in ``[low, high]`` (``[low, high)`` if ``high_open``), else a clear error."""
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         raise TypeError(f"{owner}: {name} must be a number, got {value!r}")
     if value < low or value > high or (high_open and value == high):
@@ -102,7 +107,9 @@ class Optimizer:
                 continue
             g = p.grad.data
             if g.shape != p.shape:
-                raise ValueError(f"{type(self).__name__}: params[{i}] has shape {p.shape} but its grad has shape {g.shape}")
+                raise ValueError(
+                    f"{type(self).__name__}: params[{i}] has shape {p.shape} but its grad has shape {g.shape}"
+                )
             self._update(p, g, self.state.setdefault(i, {}))
 
     def _update(self, p: Tensor, g: Any, state: dict[str, Any]) -> None:
@@ -129,7 +136,9 @@ class Optimizer:
         restored: dict[int, dict[str, Any]] = {}
         for i, s in state_dict["state"].items():
             if not isinstance(i, int) or not 0 <= i < len(self.params):
-                raise ValueError(f"load_state_dict: state for parameter {i!r}, but there are {len(self.params)} parameters")
+                raise ValueError(
+                    f"load_state_dict: state for parameter {i!r}, but there are {len(self.params)} parameters"
+                )
             entry = {}
             for k, v in s.items():
                 if hasattr(v, "shape") and v.shape != ():
@@ -138,7 +147,8 @@ class Optimizer:
                             f"load_state_dict: state {k!r} of parameter {i} has shape {tuple(v.shape)}, "
                             f"the parameter has {self.params[i].shape}"
                         )
-                    v = backend.asarray(backend.to_numpy(v).copy(), dtype=self.params[i].dtype)
+                    xp = backend.get_array_module(self.params[i].data)
+                    v = xp.array(backend.to_numpy(v), dtype=self.params[i].dtype)  # a copy
                 entry[k] = v
             restored[i] = entry
         for k, v in hyper.items():
@@ -181,7 +191,8 @@ class SGD(Optimizer):
         self.weight_decay = _check_range(weight_decay, "weight_decay", "SGD")
         if nesterov and (self.momentum == 0 or self.dampening != 0):
             raise ValueError(
-                f"SGD: nesterov=True requires momentum > 0 and dampening == 0, got momentum={momentum}, dampening={dampening}"
+                "SGD: nesterov=True requires momentum > 0 and dampening == 0, "
+                f"got momentum={momentum}, dampening={dampening}"
             )
         self.nesterov = bool(nesterov)
         super().__init__(params)

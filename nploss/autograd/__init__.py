@@ -56,6 +56,18 @@ from .ops import (
 )
 from .tensor import Tensor, enable_grad, grad, is_grad_enabled, make_node, no_grad
 
+
+def __getattr__(name: str):  # noqa: ANN202
+    """Constants and constructors (``arange``, ``eye``, ``float64``, ``pi`` ...) come from the
+    backend's array module: they make arrays that are not differentiated. A NumPy function that
+    this namespace lacks fails loudly on Tensors (Tensors refuse NumPy ufuncs)."""
+    from .. import backend
+
+    try:
+        return getattr(backend.xp(), name)
+    except AttributeError:
+        raise AttributeError(f"module 'nploss.autograd' has no attribute {name!r}") from None
+
 __all__ = [
     "Tensor", "grad", "no_grad", "enable_grad", "is_grad_enabled", "make_node", "as_data",
     "add", "subtract", "multiply", "divide", "negative", "power", "square",

@@ -60,7 +60,8 @@ def _check_tensor(tensor: Any, fn: str) -> Tensor:
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     # In place: optimisers and modules hold this Tensor, and its array may be shared.
-    tensor.data[...] = backend.asarray(values, dtype=tensor.dtype)
+    xp = backend.get_array_module(tensor.data)  # the Tensor's own module, whatever the backend now
+    tensor.data[...] = xp.asarray(values, dtype=tensor.dtype)
     return tensor
 
 
@@ -186,7 +187,8 @@ def kaiming_normal_(
     nonlinearity: str = "leaky_relu",
     rng: numpy.random.Generator | None = None,
 ) -> Tensor:
-    r"""He initialisation, normal: :math:`N(0, \mathrm{std}^2)` with :math:`\mathrm{std} = \mathrm{gain}/\sqrt{\mathrm{fan}}`.
+    r"""He initialisation, normal: :math:`N(0, \mathrm{std}^2)`,
+    :math:`\mathrm{std} = \mathrm{gain}/\sqrt{\mathrm{fan}}`.
 
     Arguments as :func:`kaiming_uniform_`.
     """
@@ -196,7 +198,8 @@ def kaiming_normal_(
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, rng: numpy.random.Generator | None = None) -> Tensor:
-    r"""Glorot initialisation, uniform: :math:`U(-b, b)`, :math:`b = \mathrm{gain}\sqrt{6/(\mathrm{fan\_in}+\mathrm{fan\_out})}`."""
+    r"""Glorot initialisation, uniform: :math:`U(-b, b)`,
+    :math:`b = \mathrm{gain}\sqrt{6/(\mathrm{fan\_in}+\mathrm{fan\_out})}`."""
     _check_tensor(tensor, "xavier_uniform_")
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / max(fan_in + fan_out, 1))
@@ -204,7 +207,8 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, rng: numpy.random.Generat
 
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0, rng: numpy.random.Generator | None = None) -> Tensor:
-    r"""Glorot initialisation, normal: :math:`\mathrm{std} = \mathrm{gain}\sqrt{2/(\mathrm{fan\_in}+\mathrm{fan\_out})}`."""
+    r"""Glorot initialisation, normal: :math:`N(0, \mathrm{std}^2)`,
+    :math:`\mathrm{std} = \mathrm{gain}\sqrt{2/(\mathrm{fan\_in}+\mathrm{fan\_out})}`."""
     _check_tensor(tensor, "xavier_normal_")
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / max(fan_in + fan_out, 1))

@@ -29,6 +29,12 @@ if TYPE_CHECKING:
 _DEFAULT_DTYPE = "float64"
 
 
+def _as_tensor(x: Any) -> Tensor:
+    # Layers that combine the input with Tensors by operators need it on the left as a Tensor:
+    # a raw array there would try to apply its own operator first.
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
 def _empty_parameter(shape: tuple[int, ...], dtype: Any) -> Parameter:
     return Parameter(backend.xp().zeros(shape, dtype=dtype))
 
@@ -212,15 +218,20 @@ class _BatchNorm(Module):
 
     def forward(self, x: Any) -> Tensor:
         name = type(self).__name__
+        x = _as_tensor(x)
         if x.ndim not in self._input_ndims or x.shape[1] != self.num_features:
-            raise ValueError(f"{name}: expected input {self._input_doc} with C={self.num_features}, got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"{name}: expected input {self._input_doc} with C={self.num_features}, got shape {tuple(x.shape)}"
+            )
         axes = (0,) + tuple(range(2, x.ndim))
         # Per-channel statistics broadcast against x as (1, C, 1, ...).
         shape = (1, self.num_features) + (1,) * (x.ndim - 2)
         if self.training:
             count = math.prod(x.shape[a] for a in axes)
             if count < 2:
-                raise ValueError(f"{name}: training needs more than 1 value per channel, got input shape {tuple(x.shape)}")
+                raise ValueError(
+                    f"{name}: training needs more than 1 value per channel, got input shape {tuple(x.shape)}"
+                )
             mean = ag.mean(x, axis=axes, keepdims=True)
             centred = x - mean
             var = ag.mean(centred * centred, axis=axes, keepdims=True)  # biased: this is what normalises
@@ -309,7 +320,9 @@ class LayerNorm(Module):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         if not shape or any(isinstance(n, bool) or not isinstance(n, int) or n <= 0 for n in shape):
-            raise ValueError(f"LayerNorm: normalized_shape must be a positive int or tuple of them, got {normalized_shape!r}")
+            raise ValueError(
+                f"LayerNorm: normalized_shape must be a positive int or tuple of them, got {normalized_shape!r}"
+            )
         if not eps > 0:
             raise ValueError(f"LayerNorm: eps must be positive, got {eps!r}")
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
@@ -322,9 +335,11 @@ class LayerNorm(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x: Any) -> Tensor:
+        x = _as_tensor(x)
         k = len(self.normalized_shape)
         if tuple(x.shape[-k:]) != self.normalized_shape or x.ndim < k:
-            raise ValueError(f"LayerNorm: expected input (..., {', '.join(map(str, self.normalized_shape))}), got shape {tuple(x.shape)}")
+            trailing = ", ".join(map(str, self.normalized_shape))
+            raise ValueError(f"LayerNorm: expected input (..., {trailing}), got shape {tuple(x.shape)}")
         axes = tuple(range(x.ndim - k, x.ndim))
         centred = x - ag.mean(x, axis=axes, keepdims=True)
         var = ag.mean(centred * centred, axis=axes, keepdims=True)
@@ -379,7 +394,9 @@ class SelfAttention(Module):
     def attention_weights(self, x: Any) -> Tensor:
         """The (..., T, T) softmax matrix; row t holds how much position t attends to each key."""
         if x.ndim not in (2, 3) or x.shape[-1] != self.dim:
-            raise ValueError(f"SelfAttention: expected input (N, T, {self.dim}) or (T, {self.dim}), got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"SelfAttention: expected input (N, T, {self.dim}) or (T, {self.dim}), got shape {tuple(x.shape)}"
+            )
         scores = ag.matmul(self.q(x), ag.swapaxes(self.k(x), -1, -2)) * (1.0 / math.sqrt(self.dim))
         return ag.softmax(scores, axis=-1)
 

@@ -99,7 +99,9 @@ class Module:
             modules[name] = value
         elif name in modules:
             if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} to sub-module {name!r}: expected a Module or None")
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} to sub-module {name!r}: expected a Module or None"
+                )
             modules[name] = None
         else:  # name is a buffer
             buffers[name] = None if value is None else _as_buffer(value, name)
@@ -305,11 +307,15 @@ class Module:
             shape = tuple(getattr(value, "shape", ()))
             if shape != tensor.shape:
                 raise ValueError(
-                    f"load_state_dict: shape mismatch for {name!r}: the checkpoint has {shape}, the module has {tensor.shape}"
+                    f"load_state_dict: shape mismatch for {name!r}: the checkpoint has {shape}, "
+                    f"the module has {tensor.shape}"
                 )
             updates.append((tensor, value))
         for tensor, value in updates:
-            tensor.data[...] = backend.asarray(backend.to_numpy(value), dtype=tensor.dtype)
+            # Through the host, into the array module of the target (a NumPy checkpoint loads
+            # into CuPy parameters and vice versa).
+            xp = backend.get_array_module(tensor.data)
+            tensor.data[...] = xp.asarray(backend.to_numpy(value), dtype=tensor.dtype)
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ calling

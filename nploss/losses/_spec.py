@@ -1,0 +1,141 @@
+r"""What a loss is, for the machinery: its inputs, its formula's two functions, its metadata.
+
+Every loss supplies two plain functions written against an array namespace ``xp``:
+
+- ``forward(xp, *inputs, **params)`` returns the *unreduced* loss (one value per sample or per
+  element), numerically stable;
+- ``vjp(xp, g, *inputs, **params)`` returns, for the unreduced cotangent ``g``, one gradient per
+  differentiable input: the analytic derivative a student would derive, in array code.
+
+With ``xp`` a plain array module (wrapped by :class:`nploss.numerics.ArrayNamespace`) they
+compute values and gradients; with ``xp = nploss.autograd`` on Tensors, ``forward`` builds the
+composite graph (the engine derives its own gradient) and ``vjp`` becomes differentiable. A
+:class:`LossSpec` bundles them with the metadata the validation, the audit and the docs use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# Sizes of the symbolic axes when the audit samples inputs.
+SIZES = {"N": 5, "C": 4, "D": 3, "H": 8, "W": 8, "T": 8, "S": 3}
+
+
+def _labels(rng: np.random.Generator, shape: tuple[int, ...], classes: int) -> np.ndarray:
+    return rng.integers(0, classes, shape)
+
+
+# Each domain: a description (for errors and docs) and a sampler(rng, shape, classes).
+DOMAINS: dict[str, tuple[str, Callable[..., np.ndarray]]] = {
+    "real": ("real numbers", lambda rng, s, c: rng.standard_normal(s)),
+    "logits": ("real-valued scores (logits)", lambda rng, s, c: 2.0 * rng.standard_normal(s)),
+    "prob": ("probabilities in [0, 1]", lambda rng, s, c: rng.uniform(0.05, 0.95, s)),
+    "simplex": ("rows of probabilities summing to 1", lambda rng, s, c: rng.dirichlet(np.ones(s[-1]), s[:-1])),
+    "log_simplex": ("rows of log-probabilities", lambda rng, s, c: np.log(rng.dirichlet(np.ones(s[-1]), s[:-1]))),
+    "label": ("integer class labels in [0, C)", lambda rng, s, c: _labels(rng, s, c)),
+    "sign": ("targets in {-1, +1}", lambda rng, s, c: rng.choice([-1.0, 1.0], s)),
+    "binary": ("targets in [0, 1]", lambda rng, s, c: rng.integers(0, 2, s).astype(np.float64)),
+    "positive": ("positive numbers", lambda rng, s, c: rng.uniform(0.2, 2.0, s)),
+    "nonnegative": ("non-negative numbers", lambda rng, s, c: rng.poisson(2.0, s).astype(np.float64)),
+    "count": ("non-negative integers", lambda rng, s, c: rng.poisson(2.0, s)),
+    "weight": ("non-negative weights", lambda rng, s, c: rng.uniform(0.5, 2.0, s)),
+}
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One input of a loss.
+
+    ``shape`` is symbolic (``("N", "C")``); ``differentiable`` says whether the loss has a
+    gradient with respect to it (labels and targets often do not, or are treated as constants).
+    """
+
+    name: str
+    domain: str
+    shape: tuple[str, ...] = ("N",)
+    differentiable: bool = True
+
+    def __post_init__(self) -> None:
+        if self.domain not in DOMAINS:
+            raise ValueError(f"unknown domain {self.domain!r} for argument {self.name!r}")
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """A registered loss. See the module docstring for ``forward`` and ``vjp``.
+
+    Attributes
+    ----------
+    reduction_weights : callable, optional
+        ``(xp, reduction, *inputs, **params) -> weights`` such that a mean-like reduction is
+        ``sum(weights * unreduced)``; the default is ``1 / numel``. Class-weighted means and
+        ``batchmean`` are expressed this way, so that reduction is written once.
+    reduces_itself : bool
+        The loss is not a sum over samples (RMSE, Dice): ``forward`` and ``vjp`` take
+        ``reduction`` and ``forward`` returns the reduced value.
+    composite : callable, optional
+        A separate composite forward for losses whose array forward uses tricks Tensors lack.
+    kinks : callable, optional
+        ``(*inputs, **params) -> array`` of distances to the nearest non-differentiable point;
+        the audit resamples inputs closer than its tolerance.
+    check : callable, optional
+        ``(*arrays, **params) -> None``: cross-argument validation (raises ValueError).
+    sampler : callable, optional
+        ``(rng, sizes) -> inputs``, replacing sampling from the argument domains.
+    edge_cases : dict
+        Named input factories ``rng -> inputs`` at the edges of the domain (logits of 1e4,
+        probabilities of exactly 0 and 1, errors of exactly 0); the loss and its gradients must
+        stay finite there.
+    nonnegative : bool
+        Whether the loss is never negative (a property the tests check).
+    second_order : bool
+        Whether the analytic VJP is audited at second order.
+    """
+
+    name: str
+    family: str
+    args: tuple[Arg, ...]
+    forward: Callable[..., Any]
+    vjp: Callable[..., Any]
+    formula: str
+    reference: str
+    params: dict[str, Any] = field(default_factory=dict)
+    torch: str | None = None
+    reductions: tuple[str, ...] = ("mean", "sum", "none")
+    reduction_weights: Callable[..., Any] | None = None
+    reduces_itself: bool = False
+    composite: Callable[..., Any] | None = None
+    kinks: Callable[..., Any] | None = None
+    check: Callable[..., Any] | None = None
+    classes_from: str | None = None  # the argument whose axis 1 gives C
+    sizes: dict[str, int] = field(default_factory=dict)
+    sampler: Callable[..., list[np.ndarray]] | None = None
+    edge_cases: dict[str, Callable[[np.random.Generator], list[np.ndarray]]] = field(default_factory=dict)
+    nonnegative: bool = True
+    second_order: bool = True
+
+    @property
+    def differentiable(self) -> tuple[int, ...]:
+        return tuple(i for i, a in enumerate(self.args) if a.differentiable)
+
+    def sample(self, rng: np.random.Generator, sizes: dict[str, int] | None = None) -> list[np.ndarray]:
+        """Inputs drawn from the argument domains, for the audit and the registry test."""
+        sizes = {**SIZES, **self.sizes, **(sizes or {})}
+        if self.sampler is not None:
+            return self.sampler(rng, sizes)
+        return [DOMAINS[a.domain][1](rng, tuple(sizes[s] for s in a.shape), sizes["C"]) for a in self.args]
+
+
+REGISTRY: dict[str, LossSpec] = {}
+
+
+def register(spec: LossSpec) -> LossSpec:
+    """Add a loss to :data:`REGISTRY` (names are unique)."""
+    if spec.name in REGISTRY:
+        raise ValueError(f"a loss named {spec.name!r} is already registered")
+    REGISTRY[spec.name] = spec
+    return spec

@@ -1,0 +1,100 @@
+"""Input checks shared by every loss. Each error names the argument, what was expected and what
+came, so a wrong call fails at the call site rather than as a NaN three layers later."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..backend import get_array_module
+from ._spec import DOMAINS, LossSpec
+
+
+def _host_any(mask: Any) -> bool:
+    return bool(mask.any())
+
+
+def reduction(name: Any, allowed: Sequence[str]) -> None:
+    if name not in allowed:
+        raise ValueError(f"reduction must be one of {', '.join(map(repr, allowed))}, got {name!r}")
+
+
+def same_shape(name_a: str, a: Any, name_b: str, b: Any) -> None:
+    """Refuse shapes that differ, even where they would broadcast: (N, 1) against (N,) silently
+    gives an (N, N) loss in NumPy and PyTorch alike."""
+    if a.shape != b.shape:
+        raise ValueError(f"{name_b} must have the shape of {name_a} {tuple(a.shape)}, got {tuple(b.shape)}")
+
+
+def labels(name: str, y: Any, classes: int | None, ignore_index: int | None = None) -> None:
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+    valid = y != ignore_index if ignore_index is not None else None
+    values = y[valid] if valid is not None else y
+    if values.size and (_host_any(values < 0) or (classes is not None and _host_any(values >= classes))):
+        bound = f"[0, {classes})" if classes is not None else ">= 0"
+        raise ValueError(
+            f"{name} must be class labels in {bound}"
+            + (f" or ignore_index={ignore_index}" if ignore_index is not None else "")
+            + f", got values from {int(values.min())} to {int(values.max())}"
+        )
+
+
+def finite(name: str, x: Any) -> None:
+    if x.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be a numeric array, got dtype {x.dtype}")
+    if x.dtype.kind == "f" and _host_any(~get_array_module(x).isfinite(x)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+
+
+def in_range(name: str, x: Any, lo: float | None, hi: float | None, what: str) -> None:
+    if (lo is not None and _host_any(x < lo)) or (hi is not None and _host_any(x > hi)):
+        raise ValueError(f"{name} must be {what}, got values from {float(x.min()):.6g} to {float(x.max()):.6g}")
+
+
+def domain(name: str, x: Any, kind: str, classes: int | None = None, ignore_index: int | None = None) -> None:
+    """Check ``x`` against one of the domains of :data:`nploss.losses._spec.DOMAINS`."""
+    if kind in ("label", "count"):
+        if kind == "label":
+            labels(name, x, classes, ignore_index)
+        else:
+            if x.dtype.kind not in "iuf":
+                raise TypeError(f"{name} must hold counts, got dtype {x.dtype}")
+            finite(name, x)
+            in_range(name, x, 0, None, "non-negative")
+        return
+    finite(name, x)
+    if kind == "prob" or kind == "binary":
+        in_range(name, x, 0.0, 1.0, "in [0, 1]")
+    elif kind == "simplex":
+        in_range(name, x, 0.0, 1.0, "in [0, 1]")
+        sums = x.sum(axis=-1)
+        if _host_any(abs(sums - 1) > 1e-6 * x.shape[-1]):
+            raise ValueError(f"{name} rows must sum to 1 (probabilities or one-hot), got sums from {float(sums.min()):.6g} to {float(sums.max()):.6g}")
+    elif kind == "log_simplex":
+        in_range(name, x, None, 0.0, "log-probabilities (<= 0)")
+    elif kind == "sign":
+        if _host_any((x != 1) & (x != -1)):
+            raise ValueError(f"{name} must hold targets in {{-1, +1}}, got values {sorted(set(x.ravel().tolist()))[:5]}")
+    elif kind == "positive":
+        if _host_any(x <= 0):
+            raise ValueError(f"{name} must be positive, got a minimum of {float(x.min()):.6g}")
+    elif kind in ("nonnegative", "weight"):
+        in_range(name, x, 0.0, None, "non-negative")
+    elif kind not in DOMAINS:
+        raise ValueError(f"unknown domain {kind!r}")
+
+
+def inputs(spec: LossSpec, arrays: Sequence[Any], params: dict[str, Any]) -> None:
+    """The domain of every argument, then the spec's own cross-argument checks."""
+    if len(arrays) != len(spec.args):
+        raise TypeError(f"{spec.name} takes {len(spec.args)} inputs ({', '.join(a.name for a in spec.args)}), got {len(arrays)}")
+    named = {a.name: x for a, x in zip(spec.args, arrays)}
+    classes = None
+    if spec.classes_from is not None:
+        source = named[spec.classes_from]
+        classes = source.shape[1] if source.ndim > 1 else None
+    for arg, x in zip(spec.args, arrays):
+        domain(arg.name, x, arg.domain, classes, params.get("ignore_index"))
+    if spec.check is not None:
+        spec.check(*arrays, **params)
