@@ -11,6 +11,7 @@ import pytest
 import nploss.autograd as ag
 from nploss.autograd import catalogue
 from nploss.cli import main
+from nploss.losses import REGISTRY
 
 
 def test_help_lists_the_audit_command():
@@ -22,7 +23,7 @@ def test_audit_of_every_op_passes_and_prints_a_row_each(capsys):
     assert main(["audit"]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.endswith(("ok", "FAIL"))]
-    assert len(rows) == len(catalogue.OP_CASES)
+    assert len(rows) == len(catalogue.OP_CASES) + len(REGISTRY)
     assert all(row.endswith("ok") for row in rows)
     assert f"{len(rows)} of {len(rows)} entries passed" in out
 
@@ -47,6 +48,7 @@ def test_a_wrong_gradient_makes_the_audit_fail_naming_the_op_and_the_element(wro
     out = capsys.readouterr().out
     assert "exp (deliberately wrong)" in out and "FAIL" in out
     assert "FAIL exp (deliberately wrong): gradient wrong for x0 at element (1, 2)" in out
+    assert main(["audit", "--family", "regression"]) == 0  # the filter leaves the wrong op out
 
 
 def test_audit_of_one_op_and_unknown_names(capsys):

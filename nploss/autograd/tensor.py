@@ -168,7 +168,12 @@ class Tensor:
             )
         grads = _backprop([self], [grad_output], create_graph, wanted=None)
         for leaf, g in grads.values():
-            leaf.grad = g if leaf.grad is None else leaf.grad + g
+            if leaf.grad is None:
+                # VJPs may hand the same array to several inputs (add returns (g, g)) or pass
+                # grad_output through as a view: each leaf gets a gradient of its own.
+                leaf.grad = g if create_graph else Tensor(g.data.copy())
+            else:
+                leaf.grad = leaf.grad + g
 
     # Operators and methods delegate to the ops module (imported at the bottom of this file).
     def __add__(self, other: Any) -> Tensor:

@@ -17,6 +17,16 @@ from ._validate import same_shape
 PAIR = (Arg("prediction", "real"), Arg("target", "real"))
 
 
+def _pair_edges() -> dict[str, Any]:
+    """Edge cases shared by the losses of an error: exactly zero, and huge."""
+    import numpy as np
+
+    return {
+        "zero error": lambda rng: [np.full(4, 0.3), np.full(4, 0.3)],
+        "errors of 1e4": lambda rng: [np.array([1e4, -1e4, 0.5, 0.0]), np.zeros(4)],
+    }
+
+
 def _check_pair(prediction: Any, target: Any, **_: Any) -> None:
     same_shape("prediction", prediction, "target", target)
 
@@ -42,6 +52,7 @@ MSE = register(
         forward=_mse_forward,
         vjp=_mse_vjp,
         check=_check_pair,
+        edge_cases=_pair_edges(),
         formula=r"\ell = (\hat{y} - y)^2, \quad \partial \ell / \partial \hat{y} = 2(\hat{y} - y)",
         reference="torch.nn.functional.mse_loss",
         torch="mse_loss",
@@ -102,6 +113,7 @@ HUBER = register(
         params={"delta": 1.0},
         check=_check_pair,
         kinks=_huber_kinks,
+        edge_cases=_pair_edges(),
         formula=r"\ell = \begin{cases} \tfrac12 e^2 & |e| \le \delta \\ \delta(|e| - \tfrac12\delta) & \text{otherwise} \end{cases}",
         reference="Huber 1964; torch.nn.functional.huber_loss",
         torch="huber_loss",

@@ -149,3 +149,12 @@ def test_conv2d_rejects_mismatched_channels_and_bad_strides():
         ag.conv2d(x, Tensor(np.ones((2, 3, 3, 3))), stride=0)
     with pytest.raises(ValueError, match="larger than the padded image"):
         ag.conv2d(x, Tensor(np.ones((2, 3, 7, 7))))
+
+
+def test_each_leaf_gets_a_gradient_of_its_own():
+    a, b = Tensor(np.array([1.0, 2.0]), requires_grad=True), Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    (a + b).sum().backward()
+    assert a.grad is not b.grad and not np.shares_memory(a.grad.data, b.grad.data)
+    x, seed = Tensor(np.ones((2, 3)), requires_grad=True), np.ones(6)
+    x.reshape(6).backward(seed)
+    assert not np.shares_memory(x.grad.data, seed)
