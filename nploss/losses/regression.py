@@ -14,6 +14,8 @@ from ._apply import apply_loss
 from ._spec import Arg, LossSpec, register
 from ._validate import same_shape
 
+__all__ = ["mse", "huber"]
+
 PAIR = (Arg("prediction", "real"), Arg("target", "real"))
 
 
