@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import backend, numerics
-from .tensor import Tensor, make_node
+from .tensor import Tensor, constant, make_node
 
 # ------------------------------------------------------------------------------------ helpers
 
@@ -44,7 +44,7 @@ def _lift(x: Any, like: Tensor | None = None) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if like is not None and isinstance(x, int | float) and like.dtype.kind == "f":
-        return Tensor(x, dtype=like.dtype)
+        return constant(like.dtype.type(x))  # a scalar of like's dtype: no promotion, no array
     return Tensor(x)
 
 

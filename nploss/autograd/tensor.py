@@ -171,7 +171,7 @@ class Tensor:
             if leaf.grad is None:
                 # VJPs may hand the same array to several inputs (add returns (g, g)) or pass
                 # grad_output through as a view: each leaf gets a gradient of its own.
-                leaf.grad = g if create_graph else Tensor(g.data.copy())
+                leaf.grad = g if create_graph else constant(g.data.copy())
             else:
                 leaf.grad = leaf.grad + g
 
@@ -257,14 +257,24 @@ class Tensor:
         return _ops.astype(self, dtype)
 
 
+def constant(data: Any) -> Tensor:
+    """Wrap an array already of the right kind as a leaf that needs no gradient (no checks: the
+    engine's fast path for constants and cotangents)."""
+    out = Tensor.__new__(Tensor)
+    out.data, out.grad, out.requires_grad, out._parents, out._vjp = data, None, False, (), None
+    return out
+
+
 def make_node(data: Any, parents: tuple[Tensor, ...], vjp: VJP) -> Tensor:
     """Wrap an op's result; record its parents and VJP only if a gradient can flow through it."""
     out = Tensor.__new__(Tensor)
     out.data, out.grad = data, None
-    if _grad_enabled[0] and any(p.requires_grad for p in parents):
-        out.requires_grad, out._parents, out._vjp = True, parents, vjp
-    else:
-        out.requires_grad, out._parents, out._vjp = False, (), None
+    if _grad_enabled[0]:
+        for p in parents:
+            if p.requires_grad:
+                out.requires_grad, out._parents, out._vjp = True, parents, vjp
+                return out
+    out.requires_grad, out._parents, out._vjp = False, (), None
     return out
 
 

@@ -1,0 +1,3 @@
+"""Losses of this family (being written)."""
+
+__all__: list[str] = []
