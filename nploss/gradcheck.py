@@ -9,7 +9,9 @@ where ``g`` is a fixed random cotangent of the same shape as ``f(x)`` (for a sca
 ``g = 1``). A random ``g`` rather than a sum catches a gradient that mixes up rows (HIPS
 autograd's covector check). The central difference has truncation error
 :math:`h^2 f'''/6` and round-off error about :math:`\epsilon_{64} |s| / h`; with
-:math:`h = 10^{-6}` both are far below the tolerances below for well-scaled functions.
+:math:`h = 10^{-6}` both are far below the tolerances below for well-scaled functions. For an
+entry larger than 1 in magnitude the step is relative, :math:`h = 10^{-6} |x_i|`: at
+:math:`x = 10^3` an absolute step would lose six digits to round-off.
 
 **Pass bar** (per element): :math:`|a - n| \le \mathrm{atol} + \mathrm{rtol}\,|n|` with
 ``eps=1e-6, atol=1e-5, rtol=1e-3``, exactly ``torch.autograd.gradcheck``'s defaults: loose
@@ -77,13 +79,14 @@ def one_sided_and_central(
     flat = x.reshape(-1)  # a view: perturbing it perturbs x
     for i in range(flat.size):
         original = flat[i]
-        flat[i] = original + eps
+        h = eps * max(1.0, abs(float(original)))  # relative for large entries (see module docstring)
+        flat[i] = original + h
         s_plus = _scalar(f, inputs, cotangent)
-        flat[i] = original - eps
+        flat[i] = original - h
         s_minus = _scalar(f, inputs, cotangent)
         flat[i] = original
-        forward.flat[i] = (s_plus - s0) / eps
-        backward_.flat[i] = (s0 - s_minus) / eps
+        forward.flat[i] = (s_plus - s0) / h
+        backward_.flat[i] = (s0 - s_minus) / h
     return forward, backward_, (forward + backward_) / 2
 
 
@@ -104,8 +107,8 @@ def numerical_grad(
     wrt : sequence of int, optional
         Which inputs to differentiate (default: all floating-point ones).
     """
-    arrays = _prepare(inputs)
-    wrt = _floating(arrays) if wrt is None else list(wrt)
+    arrays = host_float64(inputs)
+    wrt = floating_inputs(arrays) if wrt is None else list(wrt)
     cotangent = _cotangent(f, arrays, grad_output, rng=None)
     return [one_sided_and_central(f, arrays, i, cotangent, eps)[2] for i in wrt]
 
@@ -160,6 +163,12 @@ class GradCheckResult:
             raise AssertionError(str(self))
 
 
+def kink_mask(forward: np.ndarray, backward_: np.ndarray, atol: float = ATOL, rtol: float = RTOL) -> np.ndarray:
+    """Elements at a kink: the one-sided slopes disagree by more than the tolerance (those of a
+    smooth function differ only by about h f'', far below it)."""
+    return np.abs(forward - backward_) > atol + rtol * np.maximum(np.abs(forward), np.abs(backward_))
+
+
 def compare(
     name: str,
     analytic: Any,
@@ -174,10 +183,8 @@ def compare(
         raise ValueError(f"{name}: the gradient has shape {a.shape}, but the input has shape {forward.shape}")
     central = (forward + backward_) / 2
     error = np.abs(a - central)
-    bad = error > atol + rtol * np.abs(central)
-    # A kink: the one-sided slopes disagree by more than the tolerance (a smooth function's
-    # differ only by h * f'', far below it).
-    kink = np.abs(forward - backward_) > atol + rtol * np.maximum(np.abs(forward), np.abs(backward_))
+    bad = ~(error <= atol + rtol * np.abs(central))  # written so that NaN counts as wrong
+    kink = kink_mask(forward, backward_, atol, rtol)
     lo, hi = np.minimum(forward, backward_), np.maximum(forward, backward_)
     between = (a >= lo - atol - rtol * np.abs(lo)) & (a <= hi + atol + rtol * np.abs(hi))
     failing = bad & ~(kink & between)
@@ -202,7 +209,7 @@ def compare(
     )
 
 
-def _prepare(inputs: Sequence[Any]) -> list[np.ndarray]:
+def host_float64(inputs: Sequence[Any]) -> list[np.ndarray]:
     """Float64 host copies of floating inputs; other inputs (labels) as host arrays."""
     arrays = []
     for x in inputs:
@@ -211,7 +218,7 @@ def _prepare(inputs: Sequence[Any]) -> list[np.ndarray]:
     return arrays
 
 
-def _floating(arrays: Sequence[np.ndarray]) -> list[int]:
+def floating_inputs(arrays: Sequence[np.ndarray]) -> list[int]:
     return [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
 
 
@@ -230,7 +237,7 @@ def _cotangent(f: Callable[..., Any], arrays: Sequence[np.ndarray], grad_output:
     return rng.standard_normal(shape)
 
 
-def _engine_grads(f: Callable[..., Any], arrays: Sequence[np.ndarray], wrt: Sequence[int], cotangent: np.ndarray) -> list[Tensor]:
+def engine_gradients(f: Callable[..., Any], arrays: Sequence[np.ndarray], wrt: Sequence[int], cotangent: np.ndarray) -> list[Tensor]:
     tensors = [Tensor(a, requires_grad=i in wrt) for i, a in enumerate(arrays)]
     out = f(*tensors)
     if not isinstance(out, Tensor) or not out.requires_grad:
@@ -279,12 +286,12 @@ def check_grad(
     GradCheckResult
         ``.passed``, and per input the worst element with both values. ``str()`` prints it.
     """
-    arrays = _prepare(inputs)
-    wrt = _floating(arrays) if wrt is None else list(wrt)
+    arrays = host_float64(inputs)
+    wrt = floating_inputs(arrays) if wrt is None else list(wrt)
     names = list(names) if names is not None else [f"input {i}" for i in range(len(arrays))]
     cotangent = _cotangent(f, arrays, grad_output, np.random.default_rng(seed))
     if grad_fn is None:
-        analytic = _engine_grads(f, arrays, wrt, cotangent)
+        analytic = engine_gradients(f, arrays, wrt, cotangent)
     else:
         copies = [a.copy() for a in arrays]
         scalar = cotangent.size == 1 and grad_output is None
@@ -328,8 +335,8 @@ def check_gradgrad(
 
     Every op's VJP must itself be differentiable for this to pass.
     """
-    arrays = _prepare(inputs)
-    wrt = _floating(arrays) if wrt is None else list(wrt)
+    arrays = host_float64(inputs)
+    wrt = floating_inputs(arrays) if wrt is None else list(wrt)
     names = list(names) if names is not None else [f"input {i}" for i in range(len(arrays))]
     rng = np.random.default_rng(seed)
     cotangent = _cotangent(f, arrays, None, rng)
