@@ -41,6 +41,8 @@ class AuditRow:
     family: str
     checks: dict[str, GradCheckResult] = field(default_factory=dict)
     agreement: float | None = None  # max relative error, analytic vs composite
+    agreement_rtol: float = AGREEMENT_RTOL
+    stability: dict[str, str | None] = field(default_factory=dict)  # sweep case -> problem or None
     error: str | None = None  # an exception raised while auditing
 
     @property
@@ -48,7 +50,8 @@ class AuditRow:
         return (
             self.error is None
             and all(c.passed for c in self.checks.values())
-            and (self.agreement is None or self.agreement <= AGREEMENT_RTOL)
+            and (self.agreement is None or self.agreement <= self.agreement_rtol)
+            and not any(self.stability.values())
         )
 
     def max_rel_error(self, check: str) -> float | None:
@@ -66,17 +69,33 @@ class AuditRow:
                         f"analytic {c.analytic:.10g} vs numerical {c.numerical:.10g} "
                         f"(relative error {c.max_rel_error:.2e}, {c.failures} failing elements)"
                     )
-        if self.agreement is not None and self.agreement > AGREEMENT_RTOL:
+        if self.agreement is not None and self.agreement > self.agreement_rtol:
             return f"{self.name}: analytic and composite gradients differ (relative error {self.agreement:.2e})"
+        for case, problem in self.stability.items():
+            if problem:
+                return f"{self.name}: not finite at {case}: {problem}"
         return ""
 
 
-def audit_op(case: OpCase, seed: int = 0) -> AuditRow:
+def audit_op(case: OpCase, seed: int = 0, dtype: str = "float64") -> AuditRow:
+    """The engine's VJP of one op against finite differences, and its second derivative."""
+    from .autograd import astype
+
+    atol, rtol, _ = TOLERANCES[dtype]
     inputs = case.inputs(seed)
     names = [f"x{i}" for i in range(len(inputs))]
+    fn = case.fn
+    if dtype != "float64":  # the op in dtype inside the graph; finite differences in float64
+
+        def fn(*xs):  # noqa: ANN002, ANN202
+            if not isinstance(xs[0], Tensor):
+                return case.fn(*xs)
+            return astype(case.fn(*(astype(x, dtype) for x in xs)), "float64")
+
     row = AuditRow(case.name, "op")
-    row.checks["gradient"] = check_grad(case.fn, inputs, names=names, seed=seed)
-    row.checks["second order"] = check_gradgrad(case.fn, inputs, names=names, seed=seed)
+    row.checks["gradient"] = check_grad(fn, inputs, names=names, seed=seed, atol=atol, rtol=rtol)
+    if dtype == "float64":
+        row.checks["second order"] = check_gradgrad(case.fn, inputs, names=names, seed=seed)
     return row
 
 
@@ -90,22 +109,77 @@ def sample_away_from_kinks(spec, seed: int = 0, tries: int = 50) -> list[np.ndar
     raise RuntimeError(f"{spec.name}: could not sample inputs away from its kinks in {tries} tries")
 
 
-def _loss_fn(spec, reduction: str, mode: str):  # noqa: ANN001, ANN202
+TOLERANCES = {  # (atol, rtol, agreement) per dtype of the analytic computation
+    "float64": (LOSS_ATOL, LOSS_RTOL, AGREEMENT_RTOL),
+    # float32 carries about 7 digits: JAX's check_grads uses 2e-3 for float32
+    "float32": (2e-3, 2e-3, 2e-3),
+}
+SCALES = {"large scale": 1e4, "small scale": 1e-4}  # applied to real-valued inputs and logits
+
+
+def _loss_fn(spec, reduction: str, mode: str, dtype: str = "float64"):  # noqa: ANN001, ANN202
+    """The loss as a function of its inputs. Tensors (the analytic or engine path) are cast to
+    ``dtype`` inside the graph; arrays (finite differences) stay float64 on the host."""
+    from .autograd import astype
     from .losses import apply_loss
 
-    return lambda *xs: apply_loss(spec, *xs, reduction=reduction, mode=mode, **spec.params)
+    def fn(*xs):  # noqa: ANN002, ANN202
+        if dtype != "float64":
+            xs = tuple(astype(x, dtype) if isinstance(x, Tensor) and x.dtype.kind == "f" else x for x in xs)
+        out = apply_loss(spec, *xs, reduction=reduction, mode=mode, **spec.params)
+        return astype(out, "float64") if isinstance(out, Tensor) and dtype != "float64" else out
+
+    return fn
 
 
-def _gradients(spec, inputs: list[np.ndarray], reduction: str, mode: str, cotangent: np.ndarray) -> list[np.ndarray]:  # noqa: ANN001
+def _gradients(spec, inputs: list[np.ndarray], reduction: str, mode: str, cotangent: np.ndarray, dtype: str = "float64") -> list[np.ndarray]:  # noqa: ANN001
     tensors = [Tensor(x, requires_grad=i in spec.differentiable) for i, x in enumerate(inputs)]
-    out = _loss_fn(spec, reduction, mode)(*tensors)
+    out = _loss_fn(spec, reduction, mode, dtype)(*tensors)
     grads = grad(out, [tensors[i] for i in spec.differentiable], grad_outputs=cotangent.reshape(out.shape), allow_unused=True)
     return [np.zeros(inputs[i].shape) if g is None else g.numpy() for i, g in zip(spec.differentiable, grads)]
 
 
-def audit_loss(spec, seed: int = 0) -> AuditRow:  # noqa: ANN001
-    """Analytic vs composite vs finite differences, unreduced and reduced, and second order."""
-    row = AuditRow(spec.name, spec.family)
+def stability_cases(spec, seed: int = 0) -> dict[str, list[np.ndarray]]:  # noqa: ANN001
+    """The numerical-stability sweep of a loss: its own edge cases, and every real-valued input
+    (domains ``real`` and ``logits``) scaled to very large and very small magnitudes."""
+    cases = {name: make(np.random.default_rng(seed)) for name, make in spec.edge_cases.items()}
+    base = sample_away_from_kinks(spec, seed)
+    for label, scale in SCALES.items():
+        cases[label] = [x * scale if a.domain in ("real", "logits") else x for a, x in zip(spec.args, base)]
+    return cases
+
+
+def stability(spec, seed: int = 0) -> dict[str, str | None]:  # noqa: ANN001
+    """``{case: None}`` where value and gradients are finite, else what went wrong (a case the
+    spec lists in ``stability_exceptions`` passes with its documented reason)."""
+    found: dict[str, str | None] = {}
+    for case, inputs in stability_cases(spec, seed).items():
+        problem = None
+        try:
+            with np.errstate(all="ignore"):
+                shape = np.shape(_loss_fn(spec, "mean", "fused")(*inputs))
+                value = np.asarray(_loss_fn(spec, "mean", "fused")(*inputs))
+                grads = _gradients(spec, inputs, "mean", "fused", np.ones(shape))
+            if not np.all(np.isfinite(value)):
+                problem = f"value {value}"
+            elif not all(np.all(np.isfinite(g)) for g in grads):
+                problem = "non-finite gradient"
+        except Exception as error:  # a loss that refuses the input must say so in its exceptions
+            problem = f"raised {type(error).__name__}: {error}"
+        if problem is not None and case in spec.stability_exceptions:
+            problem = None
+        found[case] = problem
+    return found
+
+
+def audit_loss(spec, seed: int = 0, dtype: str = "float64") -> AuditRow:  # noqa: ANN001
+    """Analytic vs composite vs finite differences, unreduced and reduced; second order; the
+    stability sweep. ``dtype`` is the precision of the analytic and composite computations
+    (finite differences are always float64)."""
+    if dtype not in TOLERANCES:
+        raise ValueError(f"dtype must be one of {', '.join(TOLERANCES)}, got {dtype!r}")
+    atol, rtol, agreement_rtol = TOLERANCES[dtype]
+    row = AuditRow(spec.name, spec.family, agreement_rtol=agreement_rtol)
     try:
         inputs = sample_away_from_kinks(spec, seed)
         names = [a.name for a in spec.args]
@@ -118,40 +192,43 @@ def audit_loss(spec, seed: int = 0) -> AuditRow:  # noqa: ANN001
             cotangent = rng.standard_normal(shape) if shape else np.ones(())
             for mode, label in (("fused", "analytic"), ("composite", "composite")):
                 row.checks[f"{label} ({reduction})"] = check_grad(
-                    _loss_fn(spec, reduction, mode), inputs, wrt=wrt, names=names, grad_output=cotangent,
-                    atol=LOSS_ATOL, rtol=LOSS_RTOL, seed=seed,
+                    _loss_fn(spec, reduction, mode, dtype), inputs, wrt=wrt, names=names, grad_output=cotangent,
+                    atol=atol, rtol=rtol, seed=seed,
                 )  # fmt: skip
-            analytic = _gradients(spec, inputs, reduction, "fused", cotangent)
-            engine = _gradients(spec, inputs, reduction, "composite", cotangent)
+            analytic = _gradients(spec, inputs, reduction, "fused", cotangent, dtype)
+            engine = _gradients(spec, inputs, reduction, "composite", cotangent, dtype)
             for a, e in zip(analytic, engine):
                 scale = max(np.abs(e).max(initial=0.0), 1e-12)
                 agreement = max(agreement, float(np.max(np.abs(a - e), initial=0.0) / scale))
         row.agreement = agreement
-        if spec.second_order:
+        if spec.second_order and dtype == "float64":
             row.checks["second order"] = check_gradgrad(
                 _loss_fn(spec, reductions[-1], "fused"), inputs, wrt=wrt, names=names, seed=seed
             )
+        row.stability = stability(spec, seed)
     except Exception as error:  # reported as a failing row, not a crash of the whole audit
         row.error = f"{type(error).__name__}: {error}"
     return row
 
 
-def audit_ops(names: Iterable[str] | None = None, seed: int = 0) -> Iterator[AuditRow]:
+def audit_ops(names: Iterable[str] | None = None, seed: int = 0, dtype: str = "float64") -> Iterator[AuditRow]:
     """Audit the registered op cases (all, or those whose name is in ``names``)."""
     wanted = None if names is None else set(names)
     for case in list(OP_CASES):
         if wanted is None or case.name in wanted:
-            yield audit_op(case, seed)
+            yield audit_op(case, seed, dtype)
 
 
-def audit_losses(names: Iterable[str] | None = None, families: Iterable[str] | None = None, seed: int = 0) -> Iterator[AuditRow]:
+def audit_losses(
+    names: Iterable[str] | None = None, families: Iterable[str] | None = None, seed: int = 0, dtype: str = "float64"
+) -> Iterator[AuditRow]:
     """Audit the registered losses (all, or those named, or those of the given families)."""
     from .losses import REGISTRY
 
     wanted, fams = (None if names is None else set(names)), (None if families is None else set(families))
     for spec in list(REGISTRY.values()):
         if (wanted is None or spec.name in wanted) and (fams is None or spec.family in fams):
-            yield audit_loss(spec, seed)
+            yield audit_loss(spec, seed, dtype)
 
 
 __all__ = ["AuditRow", "audit_op", "audit_loss", "audit_ops", "audit_losses"]

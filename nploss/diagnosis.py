@@ -311,3 +311,99 @@ def _check(
             checks.append(compare(names[i], a, forward, backward_, atol, rtol))
             full.append((a, central, kink_mask(forward, backward_, atol, rtol)))
     return GradCheckResult(checks, order=1), full
+
+
+# ------------------------------------------------------------------------ command-line helpers
+
+_DTYPES = {"float64": "float64", "float32": "float32", "double": "float64", "float": "float64", "int": "int64", "int64": "int64", "int32": "int32"}
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        if ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    return [p.strip() for p in parts + [current] if p.strip()]
+
+
+def parse_inputs(spec: str, seed: int = 0) -> tuple[list[str], list[np.ndarray], list[tuple[float, float] | None]]:
+    """Random example inputs from a description such as
+    ``"pred=float64[32,10], target=int[32]<10, p=float64[8] in(0,1)"``.
+
+    Each entry is ``name=dtype[shape]`` with dtype float64, float32 or int; integers take
+    ``<K`` (labels in 0..K-1, default 2); floats may take ``in(lo,hi)``, a bounded domain
+    (sampled uniformly inside, and pushed to its bounds by the extreme-input check). Unbounded
+    floats are standard normal. Returns names, arrays and bounds.
+    """
+    import re
+
+    rng = np.random.default_rng(seed)
+    pattern = re.compile(r"^(\w+)\s*=\s*(\w+)\s*\[([\d,\s]*)\]\s*(?:<\s*(\d+)|in\s*\(\s*([-+\d.eE]+)\s*,\s*([-+\d.eE]+)\s*\))?$")
+    names, arrays, bounds = [], [], []
+    for entry in _split_top_level(spec):
+        match = pattern.match(entry)
+        if not match:
+            raise ValueError(
+                f"cannot read input {entry!r}: expected name=dtype[shape] with an optional <K for "
+                "integers or in(lo,hi) for floats, e.g. 'pred=float64[32,10], target=int[32]<10'"
+            )
+        name, dtype, shape_text, classes, lo, hi = match.groups()
+        if dtype not in _DTYPES:
+            raise ValueError(f"input {name}: unknown dtype {dtype!r}; use one of {', '.join(sorted(_DTYPES))}")
+        shape = tuple(int(s) for s in shape_text.replace(" ", "").split(",") if s)
+        kind = _DTYPES[dtype]
+        if kind.startswith("int"):
+            if lo is not None:
+                raise ValueError(f"input {name}: in(lo,hi) is for floats; integers take <K")
+            arrays.append(rng.integers(0, int(classes or 2), shape).astype(kind))
+            bounds.append(None)
+        elif lo is not None:
+            low, high = float(lo), float(hi)
+            if not low < high:
+                raise ValueError(f"input {name}: in({lo},{hi}) is empty")
+            pad = 0.05 * (high - low)  # sample inside, away from the bounds the stress check uses
+            arrays.append(rng.uniform(low + pad, high - pad, shape).astype(kind))
+            bounds.append((low, high))
+        else:
+            if classes is not None:
+                raise ValueError(f"input {name}: <K is for integer labels; floats take in(lo,hi)")
+            arrays.append(rng.standard_normal(shape).astype(kind))
+            bounds.append(None)
+        names.append(name)
+    return names, arrays, bounds
+
+
+def load_callable(target: str) -> Callable[..., Any]:
+    """``"package.module:function"`` or ``"path/to/file.py:function"`` -> the function."""
+    import importlib
+    import importlib.util
+    import pathlib
+    import sys
+
+    module_name, sep, attribute = target.rpartition(":")
+    if not sep or not module_name or not attribute:
+        raise ValueError(f"expected MODULE:FUNCTION or FILE.py:FUNCTION, got {target!r}")
+    if module_name.endswith(".py") or "/" in module_name:
+        path = pathlib.Path(module_name)
+        if not path.is_file():
+            raise FileNotFoundError(f"no such file: {path}")
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.modules.setdefault(path.stem, module)
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    else:
+        module = importlib.import_module(module_name)
+    try:
+        fn = getattr(module, attribute)
+    except AttributeError:
+        raise AttributeError(f"{module_name} has no function {attribute!r}") from None
+    if not callable(fn):
+        raise TypeError(f"{target} is not callable")
+    return fn

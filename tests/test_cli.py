@@ -56,3 +56,60 @@ def test_audit_of_one_op_and_unknown_names(capsys):
     assert "1 of 1 entries passed" in capsys.readouterr().out
     assert main(["audit", "--op", "nonsense"]) == 2
     assert "unknown op 'nonsense'" in capsys.readouterr().err
+
+
+def test_json_output_validates_against_its_schema(capsys):
+    import json
+
+    import jsonschema
+
+    from nploss.report import schema
+
+    assert main(["audit", "--family", "regression", "--op", "exp", "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    jsonschema.validate(document, schema())
+    assert document["passed"] and {e["family"] for e in document["entries"]} == {"op", "regression"}
+    broken = dict(document, entries=[{"name": "x"}])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema())
+
+
+def test_markdown_output_and_a_report_with_one_figure_per_loss(tmp_path, capsys):
+    assert main(["audit", "--loss", "mse", "--loss", "huber", "--format", "markdown", "--report", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("| entry | family |") and "| `huber` | regression |" in out
+    readme = (tmp_path / "README.md").read_text()
+    assert "![mse](figures/mse.png)" in readme and "![huber](figures/huber.png)" in readme
+    assert (tmp_path / "figures" / "huber.png").stat().st_size > 5000
+
+
+def test_float32_audit(capsys):
+    assert main(["audit", "--loss", "mse", "--op", "logsumexp", "--dtype", "float32"]) == 0
+    assert "(seed 0, float32)" in capsys.readouterr().out
+
+
+GALLERY = str(__import__("pathlib").Path(__file__).parent / "gallery" / "wrong_gradients.py")
+
+
+def test_auditing_a_user_function_from_the_command_line(capsys):
+    inputs = ["--inputs", "p=float64[4,3], t=float64[4,3]"]
+    assert main(["audit", f"{GALLERY}:mse", "--grad", f"{GALLERY}:mse_grad", *inputs]) == 0
+    assert "verdict: the gradient is right" in capsys.readouterr().out
+    assert main(["audit", f"{GALLERY}:huber", "--grad", f"{GALLERY}:huber_grad_wrong_branch",
+                 "--inputs", "p=float64[40], t=float64[40]"]) == 1  # fmt: skip
+    out = capsys.readouterr().out
+    assert "WRONG BRANCH" in out and "first wrong element" in out
+    assert main(["audit", f"{GALLERY}:bce", "--grad", f"{GALLERY}:bce_grad_unclipped",
+                 "--inputs", "p=float64[8] in(0,1), y=int[8]<2", "--format", "json"]) == 1  # fmt: skip
+    assert '"kind": "overflow"' in capsys.readouterr().out
+
+
+def test_user_audit_bad_input_is_explained(capsys):
+    assert main(["audit", f"{GALLERY}:mse"]) == 2
+    assert "needs --inputs" in capsys.readouterr().err
+    assert main(["audit", f"{GALLERY}:mse", "--inputs", "p=float64(4)"]) == 2
+    assert "cannot read input 'p=float64(4)'" in capsys.readouterr().err
+    assert main(["audit", "no/such/file.py:f", "--inputs", "p=float64[2]"]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["audit", f"{GALLERY}:nothing", "--inputs", "p=float64[2]"]) == 2
+    assert "has no function 'nothing'" in capsys.readouterr().err

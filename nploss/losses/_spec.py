@@ -94,6 +94,10 @@ class LossSpec:
         Whether the loss is never negative (a property the tests check).
     second_order : bool
         Whether the analytic VJP is audited at second order.
+    stability_exceptions : dict
+        Stability sweeps (``"large scale"``, ``"small scale"`` or an edge case's name) at which
+        the loss may legitimately be non-finite, each with the documented reason (``exp(-y f)``
+        overflows for margins below about -709, whatever the implementation).
     """
 
     name: str
@@ -117,6 +121,7 @@ class LossSpec:
     edge_cases: dict[str, Callable[[np.random.Generator], list[np.ndarray]]] = field(default_factory=dict)
     nonnegative: bool = True
     second_order: bool = True
+    stability_exceptions: dict[str, str] = field(default_factory=dict)
 
     @property
     def differentiable(self) -> tuple[int, ...]:
