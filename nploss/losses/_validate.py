@@ -32,9 +32,9 @@ def labels(name: str, y: Any, classes: int | None, ignore_index: int | None = No
     valid = y != ignore_index if ignore_index is not None else None
     values = y[valid] if valid is not None else y
     if values.size and (_host_any(values < 0) or (classes is not None and _host_any(values >= classes))):
-        bound = f"[0, {classes})" if classes is not None else ">= 0"
+        bound = f"in [0, {classes})" if classes is not None else ">= 0"
         raise ValueError(
-            f"{name} must be class labels in {bound}"
+            f"{name} must be class labels {bound}"
             + (f" or ignore_index={ignore_index}" if ignore_index is not None else "")
             + f", got values from {int(values.min())} to {int(values.max())}"
         )
