@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .ops import _lift, _xp, getitem, matmul, max, reshape, transpose
+from .ops import _lift, _xp, broadcast_to, getitem, matmul, max, reshape, transpose
 from .tensor import Tensor, make_node
 
 
@@ -104,7 +104,16 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any 
     out = matmul(reshape(cols, (n * oh * ow, c * kh * kw)), transpose(reshape(weight, (f, c * kh * kw))))
     if bias is not None:
         out = out + bias
-    return transpose(reshape(out, (n, oh, ow, f)), (0, 3, 1, 2))
+    # NCHW is a transposed view of the (N, OH, OW, F) product; one copy here makes every later
+    # elementwise op (batch norm, ReLU) and its VJP run over contiguous memory.
+    return contiguous(transpose(reshape(out, (n, oh, ow, f)), (0, 3, 1, 2)))
+
+
+def contiguous(x: Any) -> Tensor:
+    """The same values in C order (a copy only when needed); the VJP does the same to ``g``."""
+    x = _lift(x)
+    data = _xp(x).ascontiguousarray(x.data)
+    return make_node(data, (x,), lambda g, out: (contiguous(g),))
 
 
 def max_pool2d(x: Any, kernel_size: Any, stride: Any = None) -> Tensor:
@@ -118,7 +127,38 @@ def max_pool2d(x: Any, kernel_size: Any, stride: Any = None) -> Tensor:
         raise ValueError(f"max_pool2d expects an (N, C, H, W) Tensor, got shape {x.shape}")
     kernel = _pair(kernel_size, "kernel_size")
     stride = kernel if stride is None else _pair(stride, "stride")
+    if stride == kernel:
+        return _tiled_max_pool2d(x, kernel)
     windows = unfold2d(x, kernel, stride)
     n, oh, ow, c = windows.shape[:4]
     pooled = max(reshape(windows, (n, oh, ow, c, kernel[0] * kernel[1])), axis=-1)
     return transpose(pooled, (0, 3, 1, 2))
+
+
+def _tiled_max_pool2d(x: Tensor, kernel: tuple[int, int]) -> Tensor:
+    """Max-pooling whose windows tile the image (stride == kernel), the common case.
+
+    The image is viewed as (N, C, OH, kh, OW, kw) without a copy; the maximum is taken slab by
+    slab (``kh * kw`` elementwise maxima are much faster than a reduction over two short,
+    strided axes), and the VJP spreads ``g`` back over each window with the tie-sharing weights
+    of :func:`max`. A trailing row or column that fits no window is dropped, as in PyTorch.
+    """
+    xp = _xp(x)
+    (kh, kw), (n, c, h, w) = kernel, x.shape
+    oh, ow = h // kh, w // kw
+    if (oh * kh, ow * kw) != (h, w):
+        x = getitem(x, (Ellipsis, slice(0, oh * kh), slice(0, ow * kw)))
+    windows = x.data.reshape(n, c, oh, kh, ow, kw)
+    slabs = [windows[:, :, :, i, :, j] for i in range(kh) for j in range(kw)]
+    pooled = slabs[0]
+    for slab in slabs[1:]:
+        pooled = xp.maximum(pooled, slab)
+    winners = windows == pooled[:, :, :, None, :, None]
+    count = sum(winners[:, :, :, i, :, j].astype(x.dtype) for i in range(kh) for j in range(kw))
+    share = winners / count[:, :, :, None, :, None]  # 1 for a unique maximum, 1/k for k tied
+
+    def vjp(g: Tensor, out: Tensor) -> tuple[Tensor]:
+        spread = broadcast_to(reshape(g, (n, c, oh, 1, ow, 1)), (n, c, oh, kh, ow, kw)) * share
+        return (reshape(spread, (n, c, oh * kh, ow * kw)),)
+
+    return make_node(xp.ascontiguousarray(pooled), (x,), vjp)

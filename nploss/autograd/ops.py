@@ -95,7 +95,11 @@ def subtract(a: Any, b: Any) -> Tensor:
 
 def multiply(a: Any, b: Any) -> Tensor:
     a, b = _pair(a, b)
-    return make_node(_broadcast("multiply", a, b, lambda x, y: x * y), (a, b), lambda g, out: (g * b, g * a))
+    return make_node(
+        _broadcast("multiply", a, b, lambda x, y: x * y),
+        (a, b),
+        lambda g, out: (g * b if a.requires_grad else None, g * a if b.requires_grad else None),
+    )
 
 
 def divide(a: Any, b: Any) -> Tensor:
@@ -425,8 +429,13 @@ def matmul(a: Any, b: Any) -> Tensor:
         cols = (out.shape[-1],) if b.ndim > 1 else ()
         return reshape(out, out.shape[:-2] + rows + cols)
     data = _broadcast("matmul", a, b, lambda x, y: x @ y)
+    # A parent that needs no gradient (the data of a first convolution) gets None: its
+    # product would be the most expensive one of the backward pass.
     return make_node(
         data,
         (a, b),
-        lambda g, out: (matmul(g, swapaxes(b, -1, -2)), matmul(swapaxes(a, -1, -2), g)),
+        lambda g, out: (
+            matmul(g, swapaxes(b, -1, -2)) if a.requires_grad else None,
+            matmul(swapaxes(a, -1, -2), g) if b.requires_grad else None,
+        ),
     )

@@ -240,6 +240,18 @@ def test_max_pool2d(seed, k, stride, size):
     assert_derivatives(lambda x: ag.max_pool2d(x, k, stride), [x])
 
 
+def test_tiled_and_sliding_max_pool_share_ties_alike():
+    # stride == kernel takes a reshape path, stride 1 the unfolded windows: same values and
+    # the same equal split of the cotangent among tied maxima, rows that fit no window dropped
+    x = np.array([[[[1.0, 1.0, 0.0], [0.0, 1.0, 2.0], [5.0, 5.0, 5.0]]]])
+    t = ag.Tensor(x, requires_grad=True)
+    ag.max_pool2d(t, 2).sum().backward()
+    np.testing.assert_array_equal(t.grad.data, [[[[1 / 3, 1 / 3, 0.0], [0.0, 1 / 3, 0.0], [0.0, 0.0, 0.0]]]])
+    sliding = ag.Tensor(x[..., :2, :2], requires_grad=True)
+    ag.max_pool2d(sliding, 2, stride=1).sum().backward()
+    np.testing.assert_array_equal(sliding.grad.data, t.grad.data[..., :2, :2])
+
+
 def test_unfold_and_fold_are_adjoint():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 3, 5, 6))
