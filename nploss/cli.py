@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--format", choices=("table", "json", "markdown"), default="table", help="output format (json: see nploss/audit_schema.json)")
     audit.add_argument("--report", metavar="DIR", help="also write DIR/README.md with one figure per loss")
     audit.set_defaults(run=_audit)
+    from .fewshot.cli import add_commands  # the few-shot commands live beside their code
+
+    add_commands(commands)
     return parser
 
 

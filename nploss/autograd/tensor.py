@@ -304,7 +304,9 @@ def _seed(output: Tensor, grad_output: Any) -> Tensor:
                 f"backward of a non-scalar output (shape {output.shape}) needs grad_output of that "
                 "shape: the gradient of which scalar? Reduce it first (e.g. .sum()) or pass one"
             )
-        return Tensor(output.data.dtype.type(1) + 0 * output.data)
+        # ones_like, not 1 + 0 * output: an infinite loss (an impossible CTC target) must still
+        # seed with 1, or every gradient turns NaN
+        return Tensor(backend.get_array_module(output.data).ones_like(output.data))
     g = grad_output if isinstance(grad_output, Tensor) else Tensor(grad_output, dtype=output.dtype)
     if g.shape != output.shape:
         raise ValueError(f"grad_output has shape {g.shape}, but the output has shape {output.shape}")

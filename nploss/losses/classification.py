@@ -29,11 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import as_data
+from .. import autograd as ag
+from ..autograd import Tensor, as_data
 from ..backend import get_array_module
 from ._apply import apply_loss
 from ._spec import Arg, LossSpec, register
 from ._validate import domain, finite, in_range, same_shape
+from ._validate import labels as _check_labels
 
 __all__ = [
     "binary_cross_entropy",
@@ -126,6 +128,15 @@ def _check_fraction(name: str, value: Any, lo: float = 0.0, hi: float = 1.0) -> 
         raise TypeError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
     if not lo <= value <= hi:
         raise ValueError(f"{name} must be in [{lo}, {hi}], got {value}")
+
+
+def _check_finite_number(name: str, value: Any, what: str, ok: Any) -> None:
+    """A finite real parameter satisfying ``ok`` (gamma >= 0, temperature > 0): an infinite one
+    would make 0 * inf appear in the loss or its gradient."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+        raise TypeError(f"{name} must be a {what} number, got {value!r}")
+    if not (math.isfinite(value) and ok(value)):
+        raise ValueError(f"{name} must be a {what} finite number, got {value}")
 
 
 def _check_ignore_index(ignore_index: Any) -> None:
@@ -459,7 +470,7 @@ def _soft_ce_vjp(xp: Any, g: Any, logits: Any, target: Any, *, weight: Any, labe
     return grad_z, grad_y
 
 
-def _check_soft_ce(logits: Any, target: Any, *, weight: Any, label_smoothing: Any) -> None:
+def _check_soft_ce_shapes(logits: Any, target: Any) -> None:
     if logits.ndim < 2:
         raise ValueError(f"logits must have shape (N, C) or (N, C, d1, ...), got {tuple(logits.shape)}")
     if target.shape != logits.shape:
@@ -467,6 +478,10 @@ def _check_soft_ce(logits: Any, target: Any, *, weight: Any, label_smoothing: An
             f"target with a floating dtype holds class probabilities and must have the shape of logits "
             f"{tuple(logits.shape)}, got {tuple(target.shape)} (pass integer labels for class indices)"
         )
+
+
+def _check_soft_ce(logits: Any, target: Any, *, weight: Any, label_smoothing: Any) -> None:
+    _check_soft_ce_shapes(logits, target)
     rows = target.sum(axis=1)
     if bool((abs(rows - 1.0) > 1e-6 * logits.shape[1]).any()):
         raise ValueError(
@@ -576,6 +591,8 @@ def cross_entropy(
     if data.dtype.kind == "f":  # class probabilities
         if ignore_index != -100:
             raise ValueError(f"ignore_index applies to class-index targets only, got ignore_index={ignore_index} with probability targets")
+        # before the domain checks, so that float labels of shape (N,) are told what went wrong
+        _check_soft_ce_shapes(as_data(_as_array(logits)), data)
         return apply_loss(SOFT_TARGET_CROSS_ENTROPY, logits, target, reduction=reduction, weight=weight, label_smoothing=label_smoothing)
     return apply_loss(
         CROSS_ENTROPY, logits, target, reduction=reduction, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing
@@ -737,6 +754,12 @@ def _check_eps(eps: Any) -> None:
         raise ValueError(f"eps must be a number in (0, 0.5), got {eps!r}")
 
 
+def _check_from_logits(from_logits: Any) -> bool:
+    if not isinstance(from_logits, bool | np.bool_):
+        raise TypeError(f"from_logits must be True or False, got {from_logits!r}")
+    return bool(from_logits)
+
+
 def _check_cce(probs: Any, target: Any, *, eps: Any) -> None:
     if probs.ndim < 1:
         raise ValueError("probs must have a class axis (the last), got a scalar")
@@ -781,8 +804,36 @@ CATEGORICAL_CROSS_ENTROPY = register(
 )
 
 
-def categorical_cross_entropy(probs: Any, target: Any, eps: float = 1e-7, reduction: str = "mean") -> Any:
-    r"""Categorical cross entropy of probabilities, as Keras computes it.
+def _keras_from_logits(
+    spec: LossSpec, logits: Any, target: Any, reduction: str, target_has_classes: bool, **params: Any
+) -> Any:
+    """A Keras loss with ``from_logits=True``: the PyTorch-layout cross entropy ``spec`` of the
+    logits with their class axis moved from last to 1, which is what Keras computes (a
+    ``log_softmax``, no clip). A single row (C,) becomes (1, C), and its unreduced loss a scalar
+    again. The target is a constant, as in the probability form."""
+    target = as_data(target)
+    ndim = as_data(logits).ndim
+    if ndim == 1:
+        logits, target = ag.expand_dims(logits, 0) if isinstance(logits, Tensor) else logits[None], target[None]
+    elif ndim > 2:
+        axes = (0, ndim - 1, *range(1, ndim - 1))
+        logits = ag.transpose(logits, axes) if isinstance(logits, Tensor) else logits.transpose(axes)
+        if target_has_classes:
+            target = target.transpose(axes)
+    out = apply_loss(spec, logits, target, reduction=reduction, **params)
+    if ndim == 1 and reduction == "none":
+        return ag.reshape(out, ()) if isinstance(out, Tensor) else out.reshape(())
+    return out
+
+
+def _as_array(x: Any) -> Any:
+    return x if isinstance(x, Tensor) else get_array_module(x).asarray(x)
+
+
+def categorical_cross_entropy(
+    probs: Any, target: Any, eps: float = 1e-7, from_logits: bool = False, reduction: str = "mean"
+) -> Any:
+    r"""Categorical cross entropy of probabilities (or logits), as Keras computes it.
 
     Keras first renormalises each row of predictions to sum 1, then clips it to
     :math:`[\epsilon, 1 - \epsilon]`:
@@ -793,30 +844,42 @@ def categorical_cross_entropy(probs: Any, target: Any, eps: float = 1e-7, reduct
 
     with :math:`u_{ic} = y_{ic} / r_{ic}` where :math:`\epsilon \le r_{ic} \le 1 - \epsilon` and
     0 where the clip is active (its derivative is 0 there). So a predicted probability of 0 for
-    the true class costs :math:`-\log 10^{-7} \approx 16.118` rather than infinity.
+    the true class costs :math:`-\log 10^{-7} \approx 16.118` rather than infinity, and a
+    perfect one-hot prediction costs :math:`-\log(1 - 10^{-7}) \approx 10^{-7}`, not 0.
+
+    With ``from_logits=True`` the input holds logits :math:`z` and nothing is clipped:
+    :math:`\ell_i = -\sum_c y_{ic} \log \mathrm{softmax}(z_i)_c`, with gradient
+    :math:`(\sum_c y_{ic})\,\mathrm{softmax}(z_i) - y_i` (computed by
+    :func:`soft_target_cross_entropy` on the class axis moved to 1; finite for any finite
+    logits).
 
     Parameters
     ----------
     probs : array or Tensor, shape (..., C)
         Probabilities in [0, 1], classes on the **last** axis (as Keras); rows need not sum
-        exactly to 1 (they are renormalised) but must not be all zero.
+        exactly to 1 (they are renormalised) but must not be all zero. Real logits with
+        ``from_logits=True``.
     target : array, shape of ``probs``
         One-hot rows or class probabilities summing to 1 (a constant: not differentiated).
     eps : float in (0, 0.5)
-        Keras' ``backend.epsilon()``, 1e-7.
+        Keras' ``backend.epsilon()``, 1e-7 (unused with ``from_logits=True``, as in Keras).
+    from_logits : bool
+        Whether ``probs`` holds logits, as Keras' argument of that name.
     reduction : {'mean', 'sum', 'none'}
         ``'mean'`` averages over the rows, which is Keras' default ``'sum_over_batch_size'``.
 
-    Follows Keras 3's ``categorical_crossentropy(from_logits=False)`` (its NumPy and JAX
-    backends; the TensorFlow backend clips before it renormalises, which differs only where a
-    prediction is clipped). PyTorch has no probability-input categorical loss; for logits use
-    :func:`cross_entropy`, which is exact where this one clips.
+    Follows Keras 3's ``categorical_crossentropy`` (every backend renormalises, then clips).
+    PyTorch has no probability-input categorical loss; with logits it is
+    ``torch.nn.functional.cross_entropy`` with probability targets (classes on axis 1), which is
+    exact where the probability form clips: prefer logits.
 
     Raises
     ------
     ValueError
         If the shapes differ, a probability lies outside [0, 1], a row of ``probs`` sums to 0, a
         target row does not sum to 1, or ``eps`` is not in (0, 0.5).
+    TypeError
+        If ``from_logits`` is not a bool.
 
     Examples
     --------
@@ -825,8 +888,23 @@ def categorical_cross_entropy(probs: Any, target: Any, eps: float = 1e-7, reduct
     >>> p = np.array([[0.05, 0.95, 0.0], [0.1, 0.8, 0.1]])
     >>> round(float(categorical_cross_entropy(p, y)), 6)  # Keras documents 1.177
     1.176939
+    >>> z, hot = np.array([[10.0, -10.0, 0.0]]), np.array([[0.0, 1.0, 0.0]])
+    >>> round(float(categorical_cross_entropy(z, hot, from_logits=True)), 6)  # no clip at 16.118
+    20.000045
     """
-    return apply_loss(CATEGORICAL_CROSS_ENTROPY, probs, target, reduction=reduction, eps=eps)
+    if not _check_from_logits(from_logits):
+        return apply_loss(CATEGORICAL_CROSS_ENTROPY, probs, target, reduction=reduction, eps=eps)
+    probs = _as_array(probs)
+    logits, data = as_data(probs), as_data(target)
+    if not hasattr(data, "dtype"):
+        data = np.asarray(data)
+    if logits.ndim < 1:
+        raise ValueError("probs must have a class axis (the last), got a scalar")
+    same_shape("probs", logits, "target", data)
+    finite("probs", logits)
+    domain("target", data, "simplex")
+    _check_eps(eps)
+    return _keras_from_logits(SOFT_TARGET_CROSS_ENTROPY, probs, data, reduction, True, weight=None, label_smoothing=0.0)
 
 
 def _scce_forward(xp: Any, probs: Any, target: Any, *, eps: float) -> Any:
@@ -872,30 +950,41 @@ SPARSE_CATEGORICAL_CROSS_ENTROPY = register(
 )
 
 
-def sparse_categorical_cross_entropy(probs: Any, target: Any, eps: float = 1e-7, reduction: str = "mean") -> Any:
-    r"""Categorical cross entropy of probabilities and integer labels, as Keras computes it:
-    :func:`categorical_cross_entropy` with the one-hot target of the labels.
+def sparse_categorical_cross_entropy(
+    probs: Any, target: Any, eps: float = 1e-7, from_logits: bool = False, reduction: str = "mean"
+) -> Any:
+    r"""Categorical cross entropy of probabilities (or logits) and integer labels, as Keras
+    computes it: :func:`categorical_cross_entropy` with the one-hot target of the labels.
 
     .. math::  \ell_i = -\log \mathrm{clip}\Big(\frac{p_{i y_i}}{\sum_k p_{ik}}, \epsilon, 1 - \epsilon\Big)
+               \qquad \text{or, with from_logits,} \qquad \ell_i = -\log \mathrm{softmax}(z_i)_{y_i}
 
     Parameters
     ----------
     probs : array or Tensor, shape (..., C)
-        Probabilities in [0, 1], classes on the last axis; rows are renormalised to sum 1.
+        Probabilities in [0, 1], classes on the last axis; rows are renormalised to sum 1. Real
+        logits with ``from_logits=True``.
     target : array of integers, shape (...)
         Labels in [0, C) (a constant).
     eps : float in (0, 0.5)
+        Unused with ``from_logits=True``.
+    from_logits : bool
     reduction : {'mean', 'sum', 'none'}
 
-    Follows Keras 3's ``sparse_categorical_crossentropy(from_logits=False)`` (NumPy and JAX
-    backends: renormalise, clip, log). The gradient is that of
-    :func:`categorical_cross_entropy`.
+    Follows Keras 3's ``sparse_categorical_crossentropy`` on its NumPy and JAX backends
+    (renormalise, clip, log); the TensorFlow backend clips *before* it renormalises (through
+    ``sparse_softmax_cross_entropy_with_logits`` of the clipped log-probabilities), which
+    differs only where a probability is clipped. The gradient is that of
+    :func:`categorical_cross_entropy`. With ``from_logits=True`` it is :func:`cross_entropy`
+    (PyTorch's, classes moved to axis 1), exact for any finite logits.
 
     Raises
     ------
     ValueError
         If ``target`` does not have the shape of ``probs`` without its last axis, a label is out
         of range, a probability lies outside [0, 1] or a row sums to 0.
+    TypeError
+        If a label is not an integer or ``from_logits`` is not a bool.
 
     Examples
     --------
@@ -903,8 +992,27 @@ def sparse_categorical_cross_entropy(probs: Any, target: Any, eps: float = 1e-7,
     >>> p = np.array([[0.05, 0.95, 0.0], [0.1, 0.8, 0.1]])
     >>> [round(float(v), 6) for v in sparse_categorical_cross_entropy(p, np.array([1, 2]), reduction="none")]
     [0.051293, 2.302585]
+    >>> z = np.array([[2.0, 0.0, -1.0]])
+    >>> bool(sparse_categorical_cross_entropy(z, np.array([0]), from_logits=True) == cross_entropy(z, np.array([0])))
+    True
     """
-    return apply_loss(SPARSE_CATEGORICAL_CROSS_ENTROPY, probs, target, reduction=reduction, eps=eps)
+    if not _check_from_logits(from_logits):
+        return apply_loss(SPARSE_CATEGORICAL_CROSS_ENTROPY, probs, target, reduction=reduction, eps=eps)
+    probs = _as_array(probs)
+    logits, data = as_data(probs), as_data(target)
+    if not hasattr(data, "dtype"):
+        data = np.asarray(data)
+    if logits.ndim < 1 or tuple(data.shape) != tuple(logits.shape[:-1]):
+        raise ValueError(
+            f"target must hold one label per row of probs, shape {tuple(logits.shape[:-1])} (probs "
+            f"{tuple(logits.shape)} without its last, class axis), got {tuple(data.shape)}"
+        )
+    finite("probs", logits)
+    _check_labels("target", data, logits.shape[-1])
+    _check_eps(eps)
+    return _keras_from_logits(
+        CROSS_ENTROPY, probs, data, reduction, False, weight=None, ignore_index=-100, label_smoothing=0.0
+    )
 
 
 # ------------------------------------------------------------------------------------ label smoothing
@@ -962,6 +1070,18 @@ def _sigmoid_focal_parts(xp: Any, logits: Any, y: Any) -> tuple[Any, Any]:
     return ce, m
 
 
+def _focal_power(xp: Any, m: Any, gamma: float) -> Any:
+    r""":math:`m^\gamma`, the focal factor, with a finite derivative where :math:`m = 0` (a
+    saturated sigmoid or softmax): there the engine's derivative of a power,
+    :math:`\gamma m^{\gamma - 1}`, is infinite for :math:`\gamma < 1`, and times
+    :math:`\partial m / \partial z = 0` it would make the composite gradient NaN. The inner
+    ``where`` evaluates the power at 1 instead, so its derivative there is finite and masked."""
+    if gamma == 0:
+        return 1.0
+    positive = m > 0.0
+    return xp.where(positive, xp.where(positive, m, 1.0) ** gamma, 0.0)
+
+
 def _alpha_t(y: Any, alpha: float) -> Any:
     return 1.0 if alpha < 0 else alpha * y + (1.0 - alpha) * (1.0 - y)
 
@@ -969,7 +1089,7 @@ def _alpha_t(y: Any, alpha: float) -> Any:
 def _sigmoid_focal_forward(xp: Any, logits: Any, target: Any, *, alpha: float, gamma: float) -> Any:
     y = xp.as_data(target)
     ce, m = _sigmoid_focal_parts(xp, logits, y)
-    return _alpha_t(y, alpha) * (m**gamma * ce)
+    return _alpha_t(y, alpha) * (_focal_power(xp, m, gamma) * ce)
 
 
 def _sigmoid_focal_vjp(xp: Any, g: Any, logits: Any, target: Any, *, alpha: float, gamma: float) -> tuple[Any]:
@@ -981,13 +1101,13 @@ def _sigmoid_focal_vjp(xp: Any, g: Any, logits: Any, target: Any, *, alpha: floa
     # that overflows as m -> 0); m is 0 only where a sigmoid underflows, and there dm/dz is 0 too.
     positive = m > 0.0
     dlog_m = xp.where(positive, (1.0 - 2.0 * y) * s * s_neg / xp.where(positive, m, 1.0), 0.0)
-    return (g * _alpha_t(y, alpha) * m**gamma * (gamma * dlog_m * ce + (s - y)),)
+    return (g * _alpha_t(y, alpha) * _focal_power(xp, m, gamma) * (gamma * dlog_m * ce + (s - y)),)
 
 
 def _check_focal_target(logits: Any, target: Any, *, alpha: Any, gamma: Any) -> None:
     same_shape("logits", logits, "target", target)
     _check_fraction("alpha", alpha, -math.inf, 1.0)
-    _check_fraction("gamma", gamma, 0.0, math.inf)
+    _check_finite_number("gamma", gamma, "non-negative", lambda v: v >= 0)
 
 
 SIGMOID_FOCAL = register(
@@ -1078,7 +1198,7 @@ def _softmax_focal_parts(xp: Any, logits: Any, labels: Any, alpha: Any) -> tuple
 
 def _softmax_focal_forward(xp: Any, logits: Any, target: Any, *, gamma: float, alpha: Any) -> Any:
     _, log_p_y, m, alpha_y = _softmax_focal_parts(xp, logits, xp.as_data(target), alpha)
-    return -alpha_y * (m**gamma * log_p_y)
+    return -alpha_y * (_focal_power(xp, m, gamma) * log_p_y)
 
 
 def _softmax_focal_vjp(xp: Any, g: Any, logits: Any, target: Any, *, gamma: float, alpha: Any) -> tuple[Any]:
@@ -1087,13 +1207,13 @@ def _softmax_focal_vjp(xp: Any, g: Any, logits: Any, target: Any, *, gamma: floa
     # times the cross-entropy gradient. p_y log(p_y) / m lies in [-1, 0] (-> -1 as m -> 0).
     positive = m > 0.0
     ratio = xp.where(positive, xp.exp(log_p_y) * log_p_y / xp.where(positive, m, 1.0), 0.0)
-    factor = alpha_y * m**gamma * (1.0 - gamma * ratio)
+    factor = alpha_y * _focal_power(xp, m, gamma) * (1.0 - gamma * ratio)
     return (xp.expand_dims(g * factor, 1) * (xp.softmax(logits, axis=1) - hot),)
 
 
 def _check_softmax_focal(logits: Any, target: Any, *, gamma: Any, alpha: Any) -> None:
     _check_class_axis("logits", logits, "target", target)
-    _check_fraction("gamma", gamma, 0.0, math.inf)
+    _check_finite_number("gamma", gamma, "non-negative", lambda v: v >= 0)
     _check_class_weight("alpha", alpha, logits.shape[1])
 
 
@@ -1325,9 +1445,7 @@ def _distillation_vjp(
 def _check_distillation(student_logits: Any, teacher_logits: Any, target: Any, *, temperature: Any, alpha: Any) -> None:
     same_shape("student_logits", student_logits, "teacher_logits", teacher_logits)
     _check_class_axis("student_logits", student_logits, "target", target)
-    _check_fraction("temperature", temperature, 0.0, math.inf)
-    if temperature == 0:
-        raise ValueError("temperature must be positive, got 0")
+    _check_finite_number("temperature", temperature, "positive", lambda v: v > 0)
     _check_fraction("alpha", alpha)
 
 

@@ -57,10 +57,19 @@ def _real(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be finite, got {value}")
 
 
+def _margin_param(value: Any) -> None:
+    """A finite margin >= 0. Zero is the perceptron criterion; a negative margin would leave
+    misclassified points within |m| of the boundary unpenalised, which is a sign error rather
+    than a loss."""
+    _real("margin", value)
+    if float(value) < 0:
+        raise ValueError(f"margin must be non-negative, got {value}")
+
+
 def _check_binary(scores: Any, target: Any, **params: Any) -> None:
     same_shape("scores", scores, "target", target)
     if "margin" in params:
-        _real("margin", params["margin"])
+        _margin_param(params["margin"])
 
 
 def _margin(xp: Any, scores: Any, target: Any) -> Any:
@@ -133,7 +142,9 @@ def hinge(scores: Any, target: Any, margin: float = 1.0, reduction: str = "mean"
     target : array, same shape as ``scores``
         Labels in :math:`\{-1, +1\}`. Labels in ``{0, 1}`` are refused rather than mapped.
     margin : float
-        :math:`m`; 1 gives the classic hinge.
+        :math:`m \ge 0`; 1 gives the classic hinge, 0 the perceptron criterion
+        :math:`\max(0, -y f)`. A negative margin is refused: it would leave misclassified points
+        with :math:`m \le y f < 0` unpenalised.
     reduction : {'mean', 'sum', 'none'}
 
     Notes
@@ -148,7 +159,7 @@ def hinge(scores: Any, target: Any, margin: float = 1.0, reduction: str = "mean"
     ------
     ValueError
         ``target`` not in {-1, +1} or not of the shape of ``scores``; NaN or inf in ``scores``;
-        a non-finite ``margin``; an unknown ``reduction``.
+        a negative or non-finite ``margin``; an unknown ``reduction``.
     TypeError
         ``margin`` not a real number.
 
@@ -329,7 +340,7 @@ def _check_multiclass(scores: Any, target: Any, **params: Any) -> None:
     if tuple(target.shape) != (scores.shape[0],):
         raise ValueError(f"target must have shape (N,) = ({scores.shape[0]},) for scores of shape {tuple(scores.shape)}, got {tuple(target.shape)}")
     if "margin" in params:
-        _real("margin", params["margin"])
+        _margin_param(params["margin"])
     if params.get("p", 1) not in (1, 2) or isinstance(params.get("p"), bool):
         raise ValueError(f"p must be 1 or 2, got {params.get('p')!r}")
     weight = params.get("weight")
@@ -434,7 +445,9 @@ def multiclass_hinge(
     scores : array or Tensor, shape (N, C)
     target : integer array, shape (N,), labels in [0, C)
     margin : float
-        :math:`m`.
+        :math:`m \ge 0` (0: the multiclass perceptron). A negative margin is refused; PyTorch
+        accepts it, and then leaves wrong classes scoring up to :math:`|m|` above the right
+        one unpenalised.
     p : {1, 2}
         1 for the hinge, 2 for its square (differentiable at the margin).
     weight : array, shape (C,), optional
@@ -454,7 +467,8 @@ def multiclass_hinge(
     ------
     ValueError
         ``scores`` not 2-D; ``target`` not of shape (N,) or labels outside [0, C); ``p`` not 1 or
-        2; ``weight`` not of shape (C,), negative or not finite; a non-finite ``margin``.
+        2; ``weight`` not of shape (C,), negative or not finite; a negative or non-finite
+        ``margin``.
     TypeError
         ``target`` not integer; ``margin`` not a real number.
 

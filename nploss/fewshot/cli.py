@@ -1,0 +1,126 @@
+"""``nploss train`` and ``nploss evaluate``: the few-shot commands of the command line."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import pathlib
+import sys
+import time
+
+from .train import TrainConfig
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate
+    from .episodes import EpisodeSampler
+    from .train import Trainer, load_split
+
+    start = time.perf_counter()
+    out = pathlib.Path(args.out)
+    if args.resume:
+        trainer = Trainer.resume(args.resume, **({"episodes": args.episodes} if args.episodes is not None else {}))
+        print(f"resuming {args.resume} at episode {trainer.episode} of {trainer.config.episodes}", file=sys.stderr)
+    else:
+        fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        config = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
+        trainer = Trainer(config)
+    rows = trainer.run(out, progress=not args.quiet)
+    trained = time.perf_counter() - start
+    summary = {"config": dataclasses.asdict(trainer.config), "train_seconds": round(trained, 1), "episodes_this_run": len(rows)}
+    if trainer.config.data == "glyphs" and args.eval_episodes > 0:
+        images, labels, _ = load_split(trainer.config, "test")
+        for shots in (1, 5):
+            acc = evaluate(trainer.model, EpisodeSampler(images, labels, 5, shots, 15, seed=trainer.config.seed + 1), args.eval_episodes)
+            summary[f"test_5way_{shots}shot"] = {"mean": acc.mean, "ci95": acc.ci95, "episodes": acc.episodes}
+            print(f"test 5-way {shots}-shot: {acc}")
+    summary["total_seconds"] = round(time.perf_counter() - start, 1)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    print(f"trained {len(rows)} episodes in {trained:.0f} s; checkpoint {out / 'checkpoint.npz'}, log {out / 'log.csv'}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .checkpoint import CheckpointError
+    from .episodes import EpisodeSampler
+    from .evaluate import evaluate, omniglot_runs
+    from .train import load_model, load_split
+
+    try:
+        model, config = load_model(args.checkpoint)
+    except CheckpointError as error:
+        print(f"nploss evaluate: {error}", file=sys.stderr)
+        return 2
+    if args.omniglot_runs:
+        if not pathlib.Path(args.omniglot_runs).exists():
+            print(f"nploss evaluate: {args.omniglot_runs} does not exist (the path of all_runs.zip)", file=sys.stderr)
+            return 2
+        score, per_run = omniglot_runs(model, args.omniglot_runs)
+        print(f"Omniglot official one-shot runs (20-way within alphabet): {100 * score:.1f}% over {len(per_run)} runs")
+        print("per run: " + " ".join(f"{100 * s:.0f}" for s in per_run))
+        return 0
+    data_config = dataclasses.replace(config, data="glyphs") if config.data == "omniglot" else config
+    images, labels, groups = load_split(data_config, args.split)
+    sampler = EpisodeSampler(images, labels, args.ways, args.shots, args.queries, seed=args.seed, groups=groups, within_group=args.within_group)
+    acc = evaluate(model, sampler, args.episodes, progress=not args.quiet)
+    print(f"{args.split} {args.ways}-way {args.shots}-shot: {acc}")
+    return 0
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    d = TrainConfig()
+    train = commands.add_parser(
+        "train",
+        help="train the few-shot prototypical network (embedded glyphs by default, or Omniglot)",
+        description="Episodic training of a Conv-4 prototypical network with the total loss L_CE + λ_var L_var + λ_cov L_cov. "
+        "Writes OUT/log.csv (one row per episode), OUT/checkpoint.npz (atomically, every --checkpoint-every episodes) "
+        "and OUT/summary.json; on the embedded glyphs it then reports 5-way 1- and 5-shot test accuracy.",
+    )
+    add = train.add_argument
+    add("--out", default="runs/fewshot", help="output folder (default runs/fewshot)")
+    add("--data", choices=("glyphs", "omniglot"), default=d.data, help="training data (default: the embedded glyphs)")
+    add("--omniglot", nargs="+", metavar="PATH", help="with --data omniglot: background zips, e.g. images_background_small1.zip images_background_small2.zip")
+    add("--ways", type=int, default=d.ways, help=f"classes per training episode (default {d.ways})")
+    add("--shots", type=int, default=d.shots, help=f"support images per class (default {d.shots})")
+    add("--queries", type=int, default=d.queries, help=f"query images per class (default {d.queries})")
+    add("--episodes", type=int, help=f"training episodes (default {d.episodes})")
+    add("--loss", choices=("ce", "focal"), default=d.loss, help="classification term (default ce)")
+    add("--gamma", type=float, default=d.gamma, help=f"focal loss γ (default {d.gamma})")
+    add("--no-var", dest="var", action="store_false", help="drop the prototype-variance term")
+    add("--no-cov", dest="cov", action="store_false", help="drop the covariance term")
+    add("--lambda-mode", choices=("fixed", "adaptive"), default=d.lambda_mode, help="fixed λs or the episode-adaptive network")
+    add("--lambda-var", type=float, default=d.lambda_var, help=f"fixed λ_var (default {d.lambda_var})")
+    add("--lambda-cov", type=float, default=d.lambda_cov, help=f"fixed λ_cov (default {d.lambda_cov})")
+    add("--lambda-every", type=int, default=d.lambda_every, help=f"episodes between updates of the λ network (default {d.lambda_every})")
+    add("--diagnose-every", type=int, default=d.diagnose_every, help=f"episodes between gradient-interference measurements (default {d.diagnose_every})")
+    add("--metric", choices=("euclidean", "cosine"), default=d.metric, help="logits: -squared distance or scaled cosine")
+    add("--refine", action="store_true", help="refine prototypes with a self-attention layer (FEAT)")
+    add("--optimizer", choices=("adam", "sgd"), default=d.optimizer, help="optimiser (default adam)")
+    add("--lr", type=float, default=d.lr, help=f"learning rate, halved at 50%% and 75%% of the run (default {d.lr})")
+    add("--backend", choices=("numpy", "cupy"), default=d.backend, help="array backend (cupy needs a GPU)")
+    add("--seed", type=int, default=d.seed, help="seed of the initialisation and the episodes")
+    add("--checkpoint-every", type=int, default=d.checkpoint_every, help="episodes between checkpoints")
+    add("--resume", metavar="CHECKPOINT", help="continue the run of this checkpoint (its configuration; --episodes may extend it)")
+    add("--eval-episodes", type=int, default=600, help="test episodes after training (0: skip)")
+    add("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="few-shot accuracy of a checkpoint with a 95%% confidence interval, or the official Omniglot runs",
+        description="N-way K-shot accuracy over test episodes of the embedded glyphs (mean and 95%% CI), or, with "
+        "--omniglot-runs, the official score on the 20 Omniglot one-shot runs.",
+    )
+    add = evaluate.add_argument
+    add("checkpoint", help="a checkpoint written by nploss train")
+    add("--ways", type=int, default=5)
+    add("--shots", type=int, default=1)
+    add("--queries", type=int, default=15)
+    add("--episodes", type=int, default=600, help="test episodes (default 600)")
+    add("--split", choices=("test", "val"), default="test")
+    add("--within-group", action="store_true", help="draw each episode's classes from one script (fine-grained episodes)")
+    add("--omniglot-runs", metavar="PATH", help="score the official runs in all_runs.zip instead")
+    add("--seed", type=int, default=1)
+    add("--quiet", action="store_true")
+    evaluate.set_defaults(run=_evaluate)

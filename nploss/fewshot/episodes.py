@@ -1,0 +1,100 @@
+"""N-way K-shot episodes drawn from a labelled image set.
+
+An episode picks ``ways`` classes at random, then ``shots`` support and ``queries`` query images
+of each, without overlap; its labels are renumbered 0..ways-1 in the order the classes were
+drawn, so a model can never learn a class's identity across episodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Episode:
+    """Support images (ways*shots, H, W) with labels, query images (ways*queries, H, W) with labels,
+    and the original class of each episode label."""
+
+    support_images: np.ndarray
+    support_labels: np.ndarray
+    query_images: np.ndarray
+    query_labels: np.ndarray
+    classes: np.ndarray
+
+    @property
+    def ways(self) -> int:
+        return len(self.classes)
+
+
+class EpisodeSampler:
+    """Draws episodes from ``images`` (M, H, W) with class ``labels`` (M,).
+
+    Parameters
+    ----------
+    ways, shots, queries : int
+        Classes per episode, support and query images per class.
+    seed : int
+        Seeds the sampler's generator: the same seed gives the same sequence of episodes.
+    groups : array of shape (num_classes,), optional
+        A group per class (the script of a glyph, the alphabet of an Omniglot character). With
+        ``within_group=True`` every episode draws its classes from one group, as the official
+        Omniglot runs do (fine-grained episodes).
+    """
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        ways: int,
+        shots: int,
+        queries: int,
+        seed: int = 0,
+        groups: np.ndarray | None = None,
+        within_group: bool = False,
+    ) -> None:
+        for name, value in (("ways", ways), ("shots", shots), ("queries", queries)):
+            if not isinstance(value, int | np.integer) or value < 1:
+                raise ValueError(f"EpisodeSampler: {name} must be a positive int, got {value!r}")
+        if len(images) != len(labels):
+            raise ValueError(f"EpisodeSampler: {len(images)} images but {len(labels)} labels")
+        self.images, self.ways, self.shots, self.queries = images, int(ways), int(shots), int(queries)
+        self.rng = np.random.default_rng(seed)
+        order = np.argsort(labels, kind="stable")
+        classes, starts, counts = np.unique(labels[order], return_index=True, return_counts=True)
+        need = shots + queries
+        usable = counts >= need
+        self.classes = classes[usable]
+        self.members = {int(c): order[s : s + n] for c, s, n in zip(classes, starts, counts) if n >= need}
+        if len(self.classes) < ways:
+            raise ValueError(
+                f"EpisodeSampler: {ways}-way episodes with {shots} shots and {queries} queries need {ways} classes "
+                f"with at least {need} images each; the data has {len(self.classes)}"
+            )
+        self.pools: list[np.ndarray] = [self.classes]
+        if within_group:
+            if groups is None:
+                raise ValueError("EpisodeSampler: within_group=True needs groups")
+            groups = np.asarray(groups)[self.classes]
+            self.pools = [self.classes[groups == g] for g in np.unique(groups)]
+            self.pools = [p for p in self.pools if len(p) >= ways]
+            if not self.pools:
+                raise ValueError(f"EpisodeSampler: no group has {ways} classes with {need} images each")
+
+    def sample(self) -> Episode:
+        pool = self.pools[self.rng.integers(len(self.pools))]
+        chosen = self.rng.choice(pool, self.ways, replace=False)
+        support, query = [], []
+        for c in chosen:
+            picked = self.rng.choice(self.members[int(c)], self.shots + self.queries, replace=False)
+            support.append(picked[: self.shots])
+            query.append(picked[self.shots :])
+        support_idx, query_idx = np.concatenate(support), np.concatenate(query)
+        return Episode(
+            self.images[support_idx],
+            np.repeat(np.arange(self.ways), self.shots),
+            self.images[query_idx],
+            np.repeat(np.arange(self.ways), self.queries),
+            chosen,
+        )
