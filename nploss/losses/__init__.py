@@ -15,15 +15,17 @@ of primitive ops instead). See :mod:`nploss.losses._apply`.
 | ``metric_softmax`` | metric | softmax over similarities: CosFace, ArcFace, N-pair, NT-Xent, SupCon |
 | ``distribution`` | distribution | divergences between distributions, GAN, WGAN(-GP), VAE, perceptual |
 | ``multitask`` | multitask | combining losses (weighting, GradNorm), regularisers, class weights |
+| ``fewshot`` | fewshot | prototypical networks (cross entropy or focal), prototype and covariance regularisers, their total |
 | ``rl`` | reinforcement | policy gradient and temporal-difference losses |
 """
 
-from . import classification, ctc, distribution, margin, metric, metric_softmax, multitask, regression, rl, segmentation
+from . import classification, ctc, distribution, fewshot, margin, metric, metric_softmax, multitask, regression, rl, segmentation
 from ._apply import apply_loss, composite
 from ._spec import REGISTRY, Arg, LossSpec, register
 from .classification import *  # noqa: F403
 from .ctc import *  # noqa: F403
 from .distribution import *  # noqa: F403
+from .fewshot import *  # noqa: F403
 from .margin import *  # noqa: F403
 from .metric import *  # noqa: F403
 from .metric_softmax import *  # noqa: F403
@@ -43,5 +45,6 @@ __all__ = (
     + metric_softmax.__all__
     + distribution.__all__
     + multitask.__all__
+    + fewshot.__all__
     + rl.__all__
 )
