@@ -113,6 +113,17 @@ def _audit(args: argparse.Namespace) -> int:
     return _audit_user(args) if args.target else _audit_library(args)
 
 
+def _figures(args: argparse.Namespace) -> int:
+    from .figures import write_all
+
+    start = time.perf_counter()
+    paths = write_all(args.out, fast=args.fast, fewshot_log=args.fewshot_log)
+    for path in paths:
+        print(path)
+    print(f"{len(paths)} figures written to {args.out} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nploss",
@@ -141,6 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--format", choices=("table", "json", "markdown"), default="table", help="output format (json: see nploss/audit_schema.json)")
     audit.add_argument("--report", metavar="DIR", help="also write DIR/README.md with one figure per loss")
     audit.set_defaults(run=_audit)
+    figures = commands.add_parser(
+        "figures",
+        help="regenerate the figures of the README and the tutorials (PNG)",
+        description="Write every figure the README and the tutorials show: a loss gallery per family, focal "
+        "against cross entropy, robust regression losses, a loss landscape, and (with --fewshot-log) the "
+        "few-shot training dynamics. Deterministic: the same command writes the same files.",
+    )
+    figures.add_argument("--out", default="figures", metavar="DIR", help="output folder (default: figures)")
+    figures.add_argument("--fast", action="store_true", help="coarse grids and short training (for tests)")
+    figures.add_argument("--fewshot-log", metavar="PATH", help="a log.csv of `nploss train`: adds the training-dynamics figures")
+    figures.set_defaults(run=_figures)
     from .fewshot.cli import add_commands  # the few-shot commands live beside their code
 
     add_commands(commands)

@@ -395,3 +395,11 @@ def check_gradgrad(
         h = np.zeros_like(forward) if h is None else h
         checks.append(compare(names[i], h, forward, backward_, atol, rtol))
     return GradCheckResult(checks, order=2)
+
+
+def audit(*args: Any, **kwargs: Any) -> Any:
+    """Audit a user's loss and gradient and classify what is wrong: :func:`nploss.diagnosis.audit`
+    (which builds on this module; it is reachable from here too, where one looks for it)."""
+    from .diagnosis import audit as _audit
+
+    return _audit(*args, **kwargs)

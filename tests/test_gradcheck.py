@@ -124,3 +124,12 @@ def test_second_order_check_covers_the_cotangent_of_linear_ops():
     assert [c.name for c in result.inputs] == ["input 0", "grad_output"]
     assert result.inputs[0].passed and not result.inputs[1].passed
     assert check_gradgrad(lambda x: ag.transpose(x * 2, (1, 0)), [x]).passed
+
+
+def test_the_user_audit_is_reachable_from_gradcheck():
+    from nploss.gradcheck import audit
+
+    x = np.random.default_rng(0).standard_normal(6)
+    report = audit(lambda x: float(np.sum(x**2)), [x], grad_fn=lambda x: -2 * x)
+    assert not report.passed and report.diagnoses[0].kind == "wrong sign"
+    assert audit(lambda x: float(np.sum(x**2)), [x], grad_fn=lambda x: 2 * x).passed

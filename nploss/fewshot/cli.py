@@ -11,6 +11,10 @@ import time
 
 from .train import TrainConfig
 
+# Query images per class at evaluation: 15 as usual for 1-shot; a glyph class has 16 images, so
+# 5-shot episodes keep 10 of the other 11 as queries.
+EVAL_QUERIES = {1: 15, 5: 10}
+
 
 def _train(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
@@ -32,7 +36,8 @@ def _train(args: argparse.Namespace) -> int:
     if trainer.config.data == "glyphs" and args.eval_episodes > 0:
         images, labels, _ = load_split(trainer.config, "test")
         for shots in (1, 5):
-            acc = evaluate(trainer.model, EpisodeSampler(images, labels, 5, shots, 15, seed=trainer.config.seed + 1), args.eval_episodes)
+            queries = EVAL_QUERIES[shots]
+            acc = evaluate(trainer.model, EpisodeSampler(images, labels, 5, shots, queries, seed=trainer.config.seed + 1), args.eval_episodes)
             summary[f"test_5way_{shots}shot"] = {"mean": acc.mean, "ci95": acc.ci95, "episodes": acc.episodes}
             print(f"test 5-way {shots}-shot: {acc}")
     summary["total_seconds"] = round(time.perf_counter() - start, 1)

@@ -50,10 +50,10 @@ class TrainConfig:
 
     data: str = "glyphs"
     omniglot: list[str] = field(default_factory=list)
-    ways: int = 20
+    ways: int = 10
     shots: int = 1
     queries: int = 5
-    episodes: int = 2500
+    episodes: int = 1500
     loss: str = "ce"
     gamma: float = 2.0
     var: bool = True
