@@ -27,6 +27,21 @@ EVAL_EPISODES = 600
 HERE = pathlib.Path(__file__).resolve().parent
 
 
+def lambda_by_granularity(trainer, config, episodes: int = 200) -> dict[str, float]:  # noqa: ANN001
+    """The adaptive network's λ_var on fine-grained test episodes (five classes of one script)
+    and on coarse ones (any five classes), and the figure ``figures/fewshot_lambda_granularity.png``."""
+    from nploss.fewshot import EpisodeSampler
+    from nploss.fewshot.figures import lambda_by_granularity as plot
+    from nploss.fewshot.figures import predicted_lambdas
+    from nploss.fewshot.train import load_split
+
+    images, labels, groups = load_split(config, "test")
+    fine = predicted_lambdas(trainer, EpisodeSampler(images, labels, 5, 1, 15, seed=7, groups=groups, within_group=True), episodes)
+    coarse = predicted_lambdas(trainer, EpisodeSampler(images, labels, 5, 1, 15, seed=7), episodes)
+    plot(fine[:, 0], coarse[:, 0], HERE.parent / "figures" / "fewshot_lambda_granularity.png")
+    return {"fine": float(fine[:, 0].mean()), "coarse": float(coarse[:, 0].mean())}
+
+
 def run(episodes: int = 600) -> None:
     from nploss.fewshot import EpisodeSampler, Trainer, TrainConfig
     from nploss.fewshot.cli import EVAL_QUERIES
@@ -46,6 +61,8 @@ def run(episodes: int = 600) -> None:
             sampler = EpisodeSampler(images, labels, 5, shots, EVAL_QUERIES[shots], seed=config.seed + 1)
             acc = evaluate(trainer.model, sampler, EVAL_EPISODES)
             row[f"{shots}-shot"] = {"mean": acc.mean, "ci95": acc.ci95}
+        if trainer.lambdas is not None:
+            row["lambda_var"] = lambda_by_granularity(trainer, config)
         results[name] = row
         print(f"  {name:<30} 1-shot {100 * row['1-shot']['mean']:.2f} ± {100 * row['1-shot']['ci95']:.2f}"
               f"   5-shot {100 * row['5-shot']['mean']:.2f} ± {100 * row['5-shot']['ci95']:.2f}   ({row['seconds']:.0f} s)", flush=True)  # fmt: skip
@@ -61,6 +78,11 @@ def run(episodes: int = 600) -> None:
     for name, row in results.items():
         cells = [f"{100 * row[k]['mean']:.2f} ± {100 * row[k]['ci95']:.2f}%" for k in ("1-shot", "5-shot")]
         lines.append(f"| {name} | {cells[0]} | {cells[1]} | {row['seconds']:.0f} s |")
+    for name, row in results.items():
+        if "lambda_var" in row:
+            lam = row["lambda_var"]
+            lines += ["", f"{name}: mean predicted λ_var {lam['fine']:.4f} on fine-grained test episodes (one script) "
+                      f"and {lam['coarse']:.4f} on coarse ones (any scripts); figure `figures/fewshot_lambda_granularity.png`."]  # fmt: skip
     (out / "fewshot_ablation.md").write_text("\n".join(lines) + "\n")
     (out / "fewshot_ablation.json").write_text(json.dumps(results, indent=1))
     print(f"wrote {out / 'fewshot_ablation.md'}")

@@ -153,11 +153,13 @@ def _tiled_max_pool2d(x: Tensor, kernel: tuple[int, int]) -> Tensor:
     pooled = slabs[0]
     for slab in slabs[1:]:
         pooled = xp.maximum(pooled, slab)
-    winners = windows == pooled[:, :, :, None, :, None]
-    count = sum(winners[:, :, :, i, :, j].astype(x.dtype) for i in range(kh) for j in range(kw))
-    share = winners / count[:, :, :, None, :, None]  # 1 for a unique maximum, 1/k for k tied
 
     def vjp(g: Tensor, out: Tensor) -> tuple[Tensor]:
+        # The tie-sharing weights are only needed going backward: computed here, not in the
+        # forward, so evaluation (no_grad) does not pay for them.
+        winners = windows == pooled[:, :, :, None, :, None]
+        count = sum(winners[:, :, :, i, :, j].astype(x.dtype) for i in range(kh) for j in range(kw))
+        share = winners / count[:, :, :, None, :, None]  # 1 for a unique maximum, 1/k for k tied
         spread = broadcast_to(reshape(g, (n, c, oh, 1, ow, 1)), (n, c, oh, kh, ow, kw)) * share
         return (reshape(spread, (n, c, oh * kh, ow * kw)),)
 

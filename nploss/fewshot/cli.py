@@ -35,8 +35,8 @@ def _train(args: argparse.Namespace) -> int:
     summary = {"config": dataclasses.asdict(trainer.config), "train_seconds": round(trained, 1), "episodes_this_run": len(rows)}
     if trainer.config.data == "glyphs" and args.eval_episodes > 0:
         images, labels, _ = load_split(trainer.config, "test")
-        for shots in (1, 5):
-            queries = EVAL_QUERIES[shots]
+        for shots in args.eval_shots:
+            queries = EVAL_QUERIES.get(shots, 16 - shots)
             acc = evaluate(trainer.model, EpisodeSampler(images, labels, 5, shots, queries, seed=trainer.config.seed + 1), args.eval_episodes)
             summary[f"test_5way_{shots}shot"] = {"mean": acc.mean, "ci95": acc.ci95, "episodes": acc.episodes}
             print(f"test 5-way {shots}-shot: {acc}")
@@ -80,7 +80,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         help="train the few-shot prototypical network (embedded glyphs by default, or Omniglot)",
         description="Episodic training of a Conv-4 prototypical network with the total loss L_CE + λ_var L_var + λ_cov L_cov. "
         "Writes OUT/log.csv (one row per episode), OUT/checkpoint.npz (atomically, every --checkpoint-every episodes) "
-        "and OUT/summary.json; on the embedded glyphs it then reports 5-way 1- and 5-shot test accuracy.",
+        "and OUT/summary.json; on the embedded glyphs it then reports the 5-way 1-shot test accuracy (--eval-shots for more).",
     )
     add = train.add_argument
     add("--out", default="runs/fewshot", help="output folder (default runs/fewshot)")
@@ -108,6 +108,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     add("--checkpoint-every", type=int, default=d.checkpoint_every, help="episodes between checkpoints")
     add("--resume", metavar="CHECKPOINT", help="continue the run of this checkpoint (its configuration; --episodes may extend it)")
     add("--eval-episodes", type=int, default=600, help="test episodes after training (0: skip)")
+    add("--eval-shots", type=int, nargs="+", default=[1], help="shots of the 5-way test after training (default 1; e.g. 1 5)")
     add("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(run=_train)
 

@@ -191,3 +191,13 @@ def test_bad_configurations_are_refused():
         TrainConfig(data="omniglot")
     with pytest.raises(ValueError, match="lambda_var must be >= 0"):
         TrainConfig(lambda_var=-0.1)
+
+
+def test_the_evaluate_command_reports_bad_paths_clearly(tmp_path, capsys):
+    from nploss.cli import main
+
+    assert main(["evaluate", str(tmp_path / "missing.npz")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    good = Trainer(tiny_config(episodes=1), data=TOY).save(tmp_path / "c.npz")
+    assert main(["evaluate", str(good), "--omniglot-runs", str(tmp_path / "all_runs.zip")]) == 2
+    assert "all_runs.zip does not exist" in capsys.readouterr().err
