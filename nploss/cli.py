@@ -3,7 +3,9 @@
 ``nploss audit`` checks every primitive op and every loss against finite differences (first and
 second order; for losses analytic against composite too, and a numerical-stability sweep) and
 exits with status 1 if any fails, naming the entry and its worst element. ``nploss audit
-MODULE:FUNCTION --inputs ...`` audits a user's own loss and gradient instead.
+MODULE:FUNCTION --inputs ...`` audits a user's own loss and gradient instead. ``nploss train``
+and ``nploss evaluate`` (defined in :mod:`nploss.fewshot.cli`) train and test the few-shot
+prototypical network.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from . import autograd as ag
 from . import losses as L
 
 __all__ = [
-    "GALLERY", "FAMILIES", "loss_gallery", "focal_vs_ce", "robust_regression", "loss_landscape",
+    "GALLERY", "FAMILIES", "loss_gallery", "focal_vs_ce", "robust_regression", "loss_landscape", "train_toy_mlp",
     "figure_functions", "write_all", "save",
 ]  # fmt: skip
 
@@ -236,13 +236,17 @@ def focal_vs_ce(fast: bool = False, gammas: tuple[float, ...] = (0.0, 0.5, 1.0, 
     logits = np.log(p) - np.log1p(-p)
     fig, (ax, dax) = _figure(11, 4.0, 2)
     for gamma in gammas:
-        value, derivative = _derivative(lambda z: L.sigmoid_focal(z, np.ones(z.shape[0]), alpha=-1.0, gamma=gamma, reduction="none"), logits)
+        def focal(z: ag.Tensor, gamma: float = gamma) -> ag.Tensor:
+            return L.sigmoid_focal(z, np.ones(z.shape[0]), alpha=-1.0, gamma=gamma, reduction="none")
+
+        value, derivative = _derivative(focal, logits)
         label = "cross entropy (γ = 0)" if gamma == 0 else f"focal γ = {gamma:g}"
         ax.plot(p, value, label=label)
         dax.plot(p, np.abs(derivative), label=label)
     ax.axvspan(0.6, 1.0, color="0.9", zorder=0, label="well-classified examples")
     ax.set(xlabel="probability of the true class  $p_t$", ylabel="loss", title="focal loss against cross entropy", ylim=(0, 5))
-    dax.set(xlabel="probability of the true class  $p_t$", ylabel="|d loss / d logit|", title="gradient with respect to the logit", yscale="log", ylim=(1e-6, 2))
+    dax.set(xlabel="probability of the true class  $p_t$", ylabel="|d loss / d logit|",
+            title="gradient with respect to the logit", yscale="log", ylim=(1e-6, 2))
     for a in (ax, dax):
         a.grid(alpha=0.3)
         a.legend(fontsize=8)
@@ -295,7 +299,9 @@ def train_toy_mlp(steps: int = 300, seed: int = 0, hidden: int = 16) -> tuple[An
 
     rng = np.random.default_rng(seed)
     x, y = _toy_problem(seed)
-    model = nn.Sequential(nn.Linear(2, hidden, rng=rng), nn.ReLU(), nn.Linear(hidden, hidden, rng=rng), nn.ReLU(), nn.Linear(hidden, 2, rng=rng))
+    model = nn.Sequential(
+        nn.Linear(2, hidden, rng=rng), nn.ReLU(), nn.Linear(hidden, hidden, rng=rng), nn.ReLU(), nn.Linear(hidden, 2, rng=rng)
+    )
     initial = landscape.parameters_of(model)
     opt = optim.Adam(model.parameters(), lr=0.02)
     for _ in range(steps):
@@ -316,7 +322,8 @@ def loss_landscape(fast: bool = False) -> Any:
 
     alphas = np.linspace(-0.25, 1.25, 13 if fast else 61)
     ax.plot(alphas, landscape.interpolate(loss_fn, initial, trained, alphas), label=r"$L((1-\alpha)\theta_0 + \alpha\theta_1)$")
-    ax.plot([0, 1], [landscape.evaluate(loss_fn, initial), landscape.evaluate(loss_fn, trained)], "o", color="k", label="initial (α = 0) and trained (α = 1)")
+    ends = [landscape.evaluate(loss_fn, initial), landscape.evaluate(loss_fn, trained)]
+    ax.plot([0, 1], ends, "o", color="k", label="initial (α = 0) and trained (α = 1)")
     ax.set(xlabel="α", ylabel="cross entropy", title="1-D linear interpolation")
 
     d1, d2 = landscape.random_direction(trained, rng=1), landscape.random_direction(trained, rng=2)
@@ -326,7 +333,8 @@ def loss_landscape(fast: bool = False) -> Any:
     contour = cax.contour(grid, grid, surface, levels=np.unique(levels), cmap="viridis", linewidths=1)
     cax.clabel(contour, fontsize=7, fmt="%.2f")
     cax.plot(0, 0, "*", color="crimson", ms=12, label="trained weights")
-    cax.set(xlabel="α  (filter-normalised direction δ)", ylabel="β  (filter-normalised direction η)", title="2-D slice  L(θ + αδ + βη)", aspect="equal")
+    cax.set(xlabel="α  (filter-normalised direction δ)", ylabel="β  (filter-normalised direction η)",
+            title="2-D slice  L(θ + αδ + βη)", aspect="equal")
 
     eig = landscape.top_eigenvalues(loss_fn, trained, k=1, iters=20 if fast else 100, tol=1e-4)
     lam, top = eig.values[0], eig.vectors[0]  # a unit vector
@@ -336,7 +344,8 @@ def loss_landscape(fast: bool = False) -> Any:
     sax.plot(t, landscape.slice_1d(loss_fn, trained, unit, t), label="random filter-normalised direction")
     sax.plot(t, landscape.slice_1d(loss_fn, trained, top, t), label=f"top Hessian eigenvector, λ = {lam:.3g}")
     sax.plot(t, center + 0.5 * lam * t**2, "--", color="0.4", label=r"quadratic model $L(\theta) + \frac{1}{2}\lambda t^2$")
-    sax.set(xlabel="distance t from the trained weights  (unit directions)", ylabel="cross entropy", title="1-D slices: the sharpest direction", ylim=(0, None))
+    sax.set(xlabel="distance t from the trained weights  (unit directions)", ylabel="cross entropy",
+            title="1-D slices: the sharpest direction", ylim=(0, None))
     for a in (ax, cax, sax):
         a.legend(fontsize=8, loc="upper center" if a is not cax else "upper right")
         a.grid(alpha=0.3)
@@ -349,7 +358,9 @@ def loss_landscape(fast: bool = False) -> Any:
 
 def figure_functions(fast: bool = False) -> dict[str, Callable[[], Any]]:
     """``{file name: () -> Figure}`` for every figure that needs no input."""
-    figures: dict[str, Callable[[], Any]] = {f"gallery_{family}.png": (lambda family=family: loss_gallery(family, fast)) for family in FAMILIES}
+    figures: dict[str, Callable[[], Any]] = {
+        f"gallery_{family}.png": (lambda family=family: loss_gallery(family, fast)) for family in FAMILIES
+    }
     figures["focal.png"] = lambda: focal_vs_ce(fast)
     figures["robust_regression.png"] = lambda: robust_regression(fast)
     figures["landscape.png"] = lambda: loss_landscape(fast)
