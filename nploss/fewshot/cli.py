@@ -17,6 +17,14 @@ EVAL_QUERIES = {1: 15, 5: 10}
 
 
 def _train(args: argparse.Namespace) -> int:
+    try:
+        return _train_or_raise(args)
+    except (ImportError, ValueError, FileNotFoundError) as error:  # bad options, data or backend
+        print(f"nploss train: {error}", file=sys.stderr)
+        return 2
+
+
+def _train_or_raise(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
     from .episodes import EpisodeSampler
     from .train import Trainer, load_split

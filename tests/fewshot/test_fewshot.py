@@ -201,3 +201,12 @@ def test_the_evaluate_command_reports_bad_paths_clearly(tmp_path, capsys):
     good = Trainer(tiny_config(episodes=1), data=TOY).save(tmp_path / "c.npz")
     assert main(["evaluate", str(good), "--omniglot-runs", str(tmp_path / "all_runs.zip")]) == 2
     assert "all_runs.zip does not exist" in capsys.readouterr().err
+
+
+def test_the_train_command_reports_bad_data_and_options_clearly(tmp_path, capsys):
+    from nploss.cli import main
+
+    assert main(["train", "--data", "omniglot", "--omniglot", str(tmp_path / "nope.zip"), "--out", str(tmp_path)]) == 2
+    assert "nope.zip does not exist" in capsys.readouterr().err
+    assert main(["train", "--data", "omniglot", "--out", str(tmp_path)]) == 2
+    assert "needs the paths of the background zips" in capsys.readouterr().err
