@@ -20,5 +20,13 @@ def run() -> list[dict[str, float | str]]:
     return [{"what": "nploss audit", "seconds": elapsed, "entries": entries, "status": status}]
 
 
+def markdown(rows: list[dict[str, float | str]]) -> list[str]:
+    lines = ["| what | entries | status | seconds | target |", "| --- | ---: | --- | ---: | --- |"]
+    for r in rows:
+        met = "met" if float(r["seconds"]) <= TARGET_SECONDS else "MISSED"
+        lines.append(f"| {r['what']} | {r['entries']} | {r['status']} | {float(r['seconds']):.1f} | {met} (<= {TARGET_SECONDS:.0f} s) |")
+    return lines
+
+
 if __name__ == "__main__":
     run()

@@ -1,14 +1,20 @@
-"""Timing helpers shared by the benchmarks: medians over repeats, PyTorch when it is there."""
+"""Timing helpers shared by the benchmarks: medians over repeats, PyTorch when it is there, and the
+machine description that heads ``RESULTS.md``."""
 
 from __future__ import annotations
 
+import datetime
 import os
+import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 THREADS = int(os.environ.get("NPLOSS_BENCH_THREADS", "2"))
+# Repeats per measurement (medians); NPLOSS_BENCH_REPEATS=3 for a quicker, noisier run.
+REPEATS = int(os.environ.get("NPLOSS_BENCH_REPEATS", "5"))
 
 
 def median_seconds(fn: Callable[[], Any], repeats: int = 7, warmup: int = 2) -> float:
@@ -23,6 +29,24 @@ def median_seconds(fn: Callable[[], Any], repeats: int = 7, warmup: int = 2) -> 
     return statistics.median(times)
 
 
+def interleaved_medians(fns: dict[str, Callable[[], Any]], repeats: int = REPEATS, warmup: int = 1) -> dict[str, float]:
+    """Median wall time of each ``fn()``, the functions run round-robin (a, b, c, a, b, c ...).
+
+    Interleaving makes a ratio between two of them fair on a shared machine: a burst of load
+    from another process slows both sides of the ratio alike, instead of whichever ran then.
+    """
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def load_torch() -> Any:
     """PyTorch with the benchmark's thread count, or None (with a message) when absent."""
     try:
@@ -32,3 +56,52 @@ def load_torch() -> Any:
         return None
     torch.set_num_threads(THREADS)
     return torch
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_average() -> tuple[float, float, float] | None:
+    try:
+        return os.getloadavg()
+    except (AttributeError, OSError):
+        return None
+
+
+def machine() -> dict[str, str]:
+    """What a reader needs to weigh the numbers: CPU, cores, threads, load, versions, date."""
+    import numpy
+
+    try:
+        import torch
+
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = "not installed"
+    load = load_average()
+    cores = os.cpu_count() or 0
+    info = {
+        "CPU": f"{cpu_model()}, {cores} cores visible",
+        "threads": f"{THREADS} (NumPy's BLAS and PyTorch alike)",
+        "load average (1, 5, 15 min)": "unknown" if load is None else ", ".join(f"{x:.2f}" for x in load),
+        "Python": platform.python_version(),
+        "NumPy": numpy.__version__,
+        "PyTorch": torch_version,
+        "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "command": "python -m benchmarks " + " ".join(sys.argv[1:]),
+    }
+    if load is not None and cores and load[0] > 0.5 * cores:
+        info["note"] = (
+            f"the machine was shared (1-minute load {load[0]:.2f} on {cores} cores): absolute times are "
+            "inflated; the ratios are measured interleaved in the same run, so both sides share the load"
+        )
+    return info

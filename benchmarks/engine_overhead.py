@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import THREADS, load_torch, median_seconds
+from .common import THREADS, interleaved_medians, load_torch
 
 OPS = 1000  # each step below is 4 ops: multiply, add, tanh, multiply
 
@@ -40,18 +40,28 @@ def torch_chain(torch) -> None:  # noqa: ANN001
 
 def run() -> list[dict[str, float | str]]:
     print(f"Engine overhead: {OPS}-op chain on float64 arrays of 4 elements, forward + backward, {THREADS} threads")
-    ours = median_seconds(nploss_chain) / OPS * 1e6
-    floor = median_seconds(numpy_chain) / OPS * 1e6
-    rows = [{"what": "nploss", "us_per_op": ours}, {"what": "NumPy, forward only, no graph (floor)", "us_per_op": floor}]
     torch = load_torch()
+    fns = {"nploss": nploss_chain, "floor": numpy_chain}
     if torch is not None:
-        theirs = median_seconds(lambda: torch_chain(torch)) / OPS * 1e6
-        rows.append({"what": "PyTorch CPU", "us_per_op": theirs})
+        fns["torch"] = lambda: torch_chain(torch)
+    t = {k: v / OPS * 1e6 for k, v in interleaved_medians(fns, repeats=7, warmup=2).items()}
+    rows = [{"what": "nploss", "us_per_op": t["nploss"]}, {"what": "NumPy, forward only, no graph (floor)", "us_per_op": t["floor"]}]
+    if torch is not None:
+        rows.append({"what": "PyTorch CPU", "us_per_op": t["torch"]})
     for row in rows:
         print(f"  {row['what']:<40} {row['us_per_op']:7.2f} us/op")
     if torch is not None:
-        print(f"  ratio nploss / PyTorch: {ours / theirs:.2f}")
+        print(f"  ratio nploss / PyTorch: {t['nploss'] / t['torch']:.2f}")
     return rows
+
+
+def markdown(rows: list[dict[str, float | str]]) -> list[str]:
+    lines = ["| what | us per op |", "| --- | ---: |"]
+    lines += [f"| {r['what']} | {r['us_per_op']:.2f} |" for r in rows]
+    by_name = {r["what"]: r["us_per_op"] for r in rows}
+    if "PyTorch CPU" in by_name:
+        lines += ["", f"Ratio nploss / PyTorch: {by_name['nploss'] / by_name['PyTorch CPU']:.2f}."]
+    return lines
 
 
 if __name__ == "__main__":

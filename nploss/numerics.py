@@ -13,14 +13,26 @@ from typing import Any
 import numpy
 
 
+def _scratch(xp: Any, y: Any) -> Any:
+    """``y``, a temporary just computed from the input, as a floating array that the caller may
+    overwrite (``out=``): ufuncs give a scalar for a 0-d input and integers for integers."""
+    if isinstance(y, xp.ndarray) and y.ndim and y.dtype.kind in "fc":
+        return y
+    return xp.asarray(y, dtype=xp.result_type(y, 1.0))
+
+
 def sigmoid(xp: Any, x: Any) -> Any:
     r"""Logistic function :math:`\sigma(x) = 1 / (1 + e^{-x})` without overflow.
 
     With :math:`e = e^{-|x|} \in (0, 1]`: :math:`\sigma(x) = 1/(1+e)` for x >= 0 and
     :math:`e/(1+e)` for x < 0; neither branch can overflow.
     """
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    e = _scratch(xp, xp.abs(x))
+    xp.negative(e, out=e)  # in place on temporaries made here: fewer passes over memory
+    xp.exp(e, out=e)
+    out = xp.where(x >= 0, 1.0, e)
+    out /= e + 1.0
+    return out
 
 
 def softplus(xp: Any, x: Any) -> Any:
@@ -28,7 +40,12 @@ def softplus(xp: Any, x: Any) -> Any:
 
     ``log1p`` keeps the precision of the small term when x is large in magnitude.
     """
-    return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+    t = _scratch(xp, xp.abs(x))
+    xp.negative(t, out=t)  # in place on temporaries made here: fewer passes over memory
+    xp.exp(t, out=t)
+    xp.log1p(t, out=t)
+    t += xp.maximum(x, 0)
+    return t
 
 
 def logsumexp(xp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -40,11 +57,24 @@ def logsumexp(xp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """
     m = xp.max(x, axis=axis, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0)
+    shifted = _scratch(xp, x - m)
+    xp.exp(shifted, out=shifted)  # in place on a temporary made here
     with numpy.errstate(divide="ignore"):  # log(0) = -inf is the right answer for such rows
-        out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+        out = xp.log(xp.sum(shifted, axis=axis, keepdims=True)) + m
     if not keepdims:
         out = xp.squeeze(out, axis=axis) if axis is not None else out.reshape(())
     return out
+
+
+def softmax(xp: Any, x: Any, axis: int = -1) -> Any:
+    r"""Softmax :math:`e^{x_i - m} / \sum_j e^{x_j - m}` with :math:`m = \max_j x_j`: one exponential
+    per entry, and a denominator of at least 1 (the largest entry contributes :math:`e^0`)."""
+    m = xp.max(x, axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)
+    e = _scratch(xp, x - m)
+    xp.exp(e, out=e)  # in place on a temporary made here
+    e /= xp.sum(e, axis=axis, keepdims=True)
+    return e
 
 
 class ArrayNamespace:
@@ -84,7 +114,7 @@ class ArrayNamespace:
         return x - logsumexp(self.module, x, axis=axis, keepdims=True)
 
     def softmax(self, x: Any, axis: int = -1) -> Any:
-        return self.module.exp(self.log_softmax(x, axis=axis))
+        return softmax(self.module, x, axis=axis)
 
     def square(self, x: Any) -> Any:
         return x * x

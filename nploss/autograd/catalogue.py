@@ -126,6 +126,14 @@ _cases = [
     OpCase("max_pool2d", lambda x: conv.max_pool2d(x, 2), ((2, 2, 4, 4),), ("real",)),
     OpCase("unfold2d", lambda x: conv.unfold2d(x, (2, 3), (1, 2)), ((1, 2, 4, 5),), ("real",)),
     OpCase("fold2d", lambda c: conv.fold2d(c, (1, 2, 4, 5), (2, 3), (1, 2)), ((1, 3, 2, 2, 2, 3),), ("real",)),
+    OpCase("im2col", lambda x: conv.im2col(x, (2, 3), (1, 2)), ((2, 2, 4, 5),), ("real",)),
+    OpCase("col2im", lambda c: conv.col2im(c, (2, 2, 4, 5), (2, 3), (1, 2)), ((12, 12),), ("real",)),
+    OpCase(
+        "batch_norm",
+        lambda x, w, b: ops.batch_norm(x, w, b, axis=(0, 2, 3))[0],
+        ((3, 2, 2, 3), (1, 2, 1, 1), (1, 2, 1, 1)),
+        ("real", "real", "real"),
+    ),
 ]
 for _case in _cases:
     register(_case)

@@ -8,6 +8,13 @@ sum up. Each is the other's VJP, so derivatives of every order come for free. Wi
            \qquad (\text{one BLAS matmul of } (N \cdot OH \cdot OW, C k_h k_w) \text{ by } (C k_h k_w, F))
 
 and max-pooling is a ``max`` over the unfolded window axis. Images are NCHW, as in PyTorch.
+
+``conv2d`` itself uses the same windows laid out the other way round, :func:`im2col`'s
+:math:`(C k_h k_w, N \cdot OH \cdot OW)` (Caffe's layout; :func:`col2im` is its adjoint), and
+computes :math:`W \,\mathrm{im2col}(x)`: the transpose of the product above. In that layout
+every copy between an image and its columns moves whole rows of OW contiguous values (the
+row-per-window layout gathers and scatters single values C k_h k_w apart), which makes the
+folding of the backward pass two to three times faster.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from .ops import _lift, _xp, broadcast_to, getitem, matmul, max, reshape, transpose
-from .tensor import Tensor, make_node
+from .tensor import Tensor, constant, is_grad_enabled, make_node
 
 
 def _pair(v: int | tuple[int, int], name: str) -> tuple[int, int]:
@@ -35,9 +42,9 @@ def pad2d(x: Any, padding: tuple[int, int]) -> Tensor:
     ph, pw = padding
     if ph == pw == 0:
         return x
-    widths = [(0, 0)] * (x.ndim - 2) + [(ph, ph), (pw, pw)]
-    data = _xp(x).pad(x.data, widths)
     inner = (Ellipsis, slice(ph, ph + x.shape[-2]), slice(pw, pw + x.shape[-1]))
+    data = _xp(x).zeros(x.shape[:-2] + (x.shape[-2] + 2 * ph, x.shape[-1] + 2 * pw), dtype=x.dtype)
+    data[inner] = x.data  # what numpy.pad does, without its generality
     return make_node(data, (x,), lambda g, out: (getitem(g, inner),))
 
 
@@ -73,6 +80,43 @@ def fold2d(cols: Any, shape: tuple[int, ...], kernel: tuple[int, int], stride: t
     return make_node(image, (cols,), lambda g, out: (unfold2d(g, kernel, stride),))
 
 
+def im2col(x: Any, kernel: tuple[int, int], stride: tuple[int, int]) -> Tensor:
+    """The sliding windows of an (N, C, H, W) image as a (C * kh * kw, N * OH * OW) matrix (a copy):
+    column (n, oh, ow) holds the window at (oh, ow) of image n, row (c, i, j) its entry (c, i, j).
+    The windows of :func:`unfold2d`, transposed; the VJP is :func:`col2im`."""
+    x = _lift(x)
+    xp = _xp(x)
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw) = kernel, stride
+    oh, ow = _output_size(h, kh, sh), _output_size(w, kw, sw)
+    data = xp.ascontiguousarray(x.data)
+    s_n, s_c, s_h, s_w = data.strides
+    windows = xp.lib.stride_tricks.as_strided(
+        data, shape=(c, kh, kw, n, oh, ow), strides=(s_c, s_h, s_w, s_n, s_h * sh, s_w * sw)
+    )
+    cols = xp.ascontiguousarray(windows).reshape(c * kh * kw, n * oh * ow)
+    return make_node(cols, (x,), lambda g, out: (col2im(g, x.shape, kernel, stride),))
+
+
+def col2im(cols: Any, shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int]) -> Tensor:
+    """Adjoint of :func:`im2col`: add each column of a (C * kh * kw, N * OH * OW) matrix back into
+    its window of an image of ``shape`` (N, C, H, W)."""
+    cols = _lift(cols)
+    xp = _xp(cols)
+    n, c, h, w = shape
+    (kh, kw), (sh, sw) = kernel, stride
+    oh, ow = _output_size(h, kh, sh), _output_size(w, kw, sw)
+    # (C, kh, kw, N, OH, OW): each (i, j) slab is (C, N, OH, OW), rows of OW contiguous values,
+    # added into a (C, N, H, W) image in the same order; NCHW is a transposed view of it (as the
+    # output of conv2d, the ops that follow keep that memory order)
+    image = xp.zeros((c, n, h, w), dtype=cols.dtype)
+    slabs = xp.ascontiguousarray(cols.data).reshape(c, kh, kw, n, oh, ow)
+    for i in range(kh):
+        for j in range(kw):
+            image[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += slabs[:, i, j]
+    return make_node(image.transpose(1, 0, 2, 3), (cols,), lambda g, out: (im2col(g, kernel, stride),))
+
+
 def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0) -> Tensor:
     """2-D cross-correlation, as ``torch.nn.functional.conv2d`` (no dilation, no groups).
 
@@ -99,21 +143,16 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any 
     x = pad2d(x, padding)
     if x.shape[2] < kh or x.shape[3] < kw:
         raise ValueError(f"conv2d: kernel {kh}x{kw} is larger than the padded image {x.shape[2]}x{x.shape[3]}")
-    cols = unfold2d(x, (kh, kw), stride)
-    n, oh, ow = cols.shape[:3]
-    out = matmul(reshape(cols, (n * oh * ow, c * kh * kw)), transpose(reshape(weight, (f, c * kh * kw))))
+    n = x.shape[0]
+    oh, ow = _output_size(x.shape[2], kh, stride[0]), _output_size(x.shape[3], kw, stride[1])
+    # (F, C kh kw) @ (C kh kw, N OH OW): the output comes out as (F, N, OH, OW)
+    out = reshape(matmul(reshape(weight, (f, c * kh * kw)), im2col(x, (kh, kw), stride)), (f, n, oh, ow))
     if bias is not None:
-        out = out + bias
-    # NCHW is a transposed view of the (N, OH, OW, F) product; one copy here makes every later
-    # elementwise op (batch norm, ReLU) and its VJP run over contiguous memory.
-    return contiguous(transpose(reshape(out, (n, oh, ow, f)), (0, 3, 1, 2)))
-
-
-def contiguous(x: Any) -> Tensor:
-    """The same values in C order (a copy only when needed); the VJP does the same to ``g``."""
-    x = _lift(x)
-    data = _xp(x).ascontiguousarray(x.data)
-    return make_node(data, (x,), lambda g, out: (contiguous(g),))
+        out = out + reshape(bias, (f, 1, 1, 1))
+    # NCHW as a transposed view of the (F, N, OH, OW) product, not a copy: the elementwise ops
+    # that follow (batch norm, ReLU) keep that memory order, and so do their cotangents, which
+    # then reach this product's VJP already laid out as (F, N, OH, OW): no copy either way.
+    return transpose(out, (1, 0, 2, 3))
 
 
 def max_pool2d(x: Any, kernel_size: Any, stride: Any = None) -> Tensor:
@@ -138,10 +177,11 @@ def max_pool2d(x: Any, kernel_size: Any, stride: Any = None) -> Tensor:
 def _tiled_max_pool2d(x: Tensor, kernel: tuple[int, int]) -> Tensor:
     """Max-pooling whose windows tile the image (stride == kernel), the common case.
 
-    The image is viewed as (N, C, OH, kh, OW, kw) without a copy; the maximum is taken slab by
-    slab (``kh * kw`` elementwise maxima are much faster than a reduction over two short,
-    strided axes), and the VJP spreads ``g`` back over each window with the tie-sharing weights
-    of :func:`max`. A trailing row or column that fits no window is dropped, as in PyTorch.
+    The image is viewed as (N, C, OH, kh, OW, kw) and copied once into ``kh * kw`` contiguous
+    slabs, slab (i, j) holding entry (i, j) of every window; the maximum is taken slab by slab
+    (``kh * kw`` elementwise maxima are much faster than a reduction over two short, strided
+    axes), and the VJP spreads ``g`` back over each window with the tie-sharing weights of
+    :func:`max`. A trailing row or column that fits no window is dropped, as in PyTorch.
     """
     xp = _xp(x)
     (kh, kw), (n, c, h, w) = kernel, x.shape
@@ -149,7 +189,12 @@ def _tiled_max_pool2d(x: Tensor, kernel: tuple[int, int]) -> Tensor:
     if (oh * kh, ow * kw) != (h, w):
         x = getitem(x, (Ellipsis, slice(0, oh * kh), slice(0, ow * kw)))
     windows = x.data.reshape(n, c, oh, kh, ow, kw)
-    slabs = [windows[:, :, :, i, :, j] for i in range(kh) for j in range(kw)]
+    # The kh * kw entries of the windows as contiguous slabs (one copy): every maximum and
+    # comparison below then runs over one long contiguous loop, not over rows of OW values
+    # taken every kw-th element. N and C keep the memory order of x (C first after a conv2d).
+    order = (0, 1) if x.data.strides[0] >= x.data.strides[1] else (1, 0)
+    copied = xp.ascontiguousarray(windows.transpose(3, 5, *order, 2, 4))
+    slabs = [copied[i, j] for i in range(kh) for j in range(kw)]
     pooled = slabs[0]
     for slab in slabs[1:]:
         pooled = xp.maximum(pooled, slab)
@@ -157,10 +202,31 @@ def _tiled_max_pool2d(x: Tensor, kernel: tuple[int, int]) -> Tensor:
     def vjp(g: Tensor, out: Tensor) -> tuple[Tensor]:
         # The tie-sharing weights are only needed going backward: computed here, not in the
         # forward, so evaluation (no_grad) does not pay for them.
-        winners = windows == pooled[:, :, :, None, :, None]
+        if not is_grad_enabled():
+            spread = _spread_by_slabs(xp, g.data.transpose(*order, 2, 3), pooled, slabs, kernel)
+            return (constant(spread.transpose(*order, 2, 3, 4, 5).reshape(x.shape)),)
+        winners = windows == out.data[:, :, :, None, :, None]
         count = sum(winners[:, :, :, i, :, j].astype(x.dtype) for i in range(kh) for j in range(kw))
         share = winners / count[:, :, :, None, :, None]  # 1 for a unique maximum, 1/k for k tied
         spread = broadcast_to(reshape(g, (n, c, oh, 1, ow, 1)), (n, c, oh, kh, ow, kw)) * share
         return (reshape(spread, (n, c, oh * kh, ow * kw)),)
 
-    return make_node(xp.ascontiguousarray(pooled), (x,), vjp)
+    return make_node(pooled.transpose(*order, 2, 3), (x,), vjp)
+
+
+def _spread_by_slabs(xp: Any, g: Any, pooled: Any, slabs: list[Any], kernel: tuple[int, int]) -> Any:
+    """The VJP of :func:`_tiled_max_pool2d` on arrays (a backward pass that is not recorded): the
+    same values as the Tensor formula, ``g`` times 1 for a unique maximum, 1/k for k tied and 0
+    elsewhere, written slab by slab into the (A, B, OH, kh, OW, kw) result, (A, B) the two
+    leading axes of ``pooled``: each slab is compared and filled once, with no full-size weights
+    in between."""
+    (kh, kw), (a, b, oh, ow) = kernel, pooled.shape
+    hits = [slab == pooled for slab in slabs]
+    count = hits[0].astype(g.dtype)
+    for hit in hits[1:]:
+        count += hit
+    scaled = g * (1.0 / count)
+    spread = xp.empty((a, b, oh, kh, ow, kw), dtype=g.dtype)
+    for k, hit in enumerate(hits):
+        xp.multiply(scaled, hit, out=spread[:, :, :, k // kw, :, k % kw])
+    return spread

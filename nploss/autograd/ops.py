@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import backend, numerics
-from .tensor import Tensor, constant, make_node
+from .tensor import Tensor, constant, is_grad_enabled, make_node
 
 # ------------------------------------------------------------------------------------ helpers
 
@@ -181,7 +181,17 @@ def softplus(x: Any) -> Tensor:
 def relu(x: Any) -> Tensor:
     x = _lift(x)
     mask = x.data > 0
-    return make_node(x.data * mask, (x,), lambda g, out: (where(mask, g, 0.0),))
+
+    def vjp(g: Tensor, out: Tensor) -> tuple[Tensor]:
+        if not is_grad_enabled():
+            # g * mask is where(mask, g, 0) (up to the sign of a zero) and several times faster;
+            # a non-finite g would make inf * 0 = NaN where the mask is off: then take where's 0
+            masked = g.data * mask
+            if _xp(x).isfinite(masked.sum()):
+                return (constant(masked),)
+        return (where(mask, g, 0.0),)
+
+    return make_node(x.data * mask, (x,), vjp)
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
@@ -202,6 +212,7 @@ def maximum(a: Any, b: Any) -> Tensor:
 
 
 def minimum(a: Any, b: Any) -> Tensor:
+    a, b = _pair(a, b)  # a Python number takes the other side's dtype (no float64 promotion)
     return negative(maximum(negative(a), negative(b)))
 
 
@@ -284,6 +295,85 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
     return exp(log_softmax(x, axis=axis))
+
+
+def _sum_of_products(xp: Any, a: Any, b: Any, axes: tuple[int, ...]) -> Any:
+    """``sum(a * b, axis=axes, keepdims=True)`` without the product array (``einsum``)."""
+    letters = "abcdefghijklmnopqrstuvwxyz"[: a.ndim]
+    kept = "".join(letters[i] for i in range(a.ndim) if i not in axes)
+    out = xp.einsum(f"{letters},{letters}->{kept}", a, b)
+    return out.reshape(tuple(1 if i in axes else n for i, n in enumerate(a.shape)))
+
+
+def batch_norm(x: Any, weight: Any = None, bias: Any = None, axis: Any = 0, eps: float = 1e-5) -> tuple[Tensor, Any, Any]:
+    r"""Batch normalisation with the batch's own statistics, as one node (training mode).
+
+    .. math::  \hat{x} = \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}}, \qquad y = \gamma \hat{x} + \beta
+
+    with :math:`\mu` and the biased :math:`\sigma^2` taken over ``axis`` (``(0, 2, 3)`` for
+    images), ``weight`` :math:`\gamma` and ``bias`` :math:`\beta` shaped to broadcast against
+    ``x`` (or None). With :math:`n` values per statistic and means over ``axis``, the VJP is
+
+    .. math::  \bar\beta = \textstyle\sum \bar{y}, \qquad \bar\gamma = \sum \bar{y}\,\hat{x}, \qquad
+               \bar{x} = \frac{\gamma}{\sqrt{\sigma^2 + \epsilon}}
+               \left(\bar{y} - \mathrm{mean}(\bar{y}) - \hat{x}\, \mathrm{mean}(\bar{y}\,\hat{x})\right)
+
+    (the statistics depend on :math:`x` too: the two means are their share of the gradient).
+    The same function as composing ``mean``, ``var``, ``sqrt``... (ten elementwise ops, each with
+    its own VJP), in about a third of the passes over memory: the forward keeps the centred
+    input :math:`x - \mu` (with :math:`\hat{x} = (x - \mu) / \sqrt{\sigma^2 + \epsilon}`, the
+    scalings per channel fold into the constants) and the backward pass reuses it. A recorded
+    backward pass (``create_graph=True``) builds the same VJP from differentiable ops, so
+    higher derivatives hold.
+
+    Returns
+    -------
+    (y, mean, var) : the output Tensor, and the batch mean and biased variance as arrays
+    (keepdims shape), for the running estimates.
+    """
+    x = _lift(x)
+    weight = None if weight is None else _lift(weight)
+    bias = None if bias is None else _lift(bias)
+    axes = _normalize_axis(axis, x.ndim)
+    count = math.prod(x.shape[a] for a in axes)
+    xp = _xp(x)
+    mean_ = xp.mean(x.data, axis=axes, keepdims=True)
+    centred = x.data - mean_
+    var_ = _sum_of_products(xp, centred, centred, axes) * (1.0 / count)
+    inv_std = 1.0 / xp.sqrt(var_ + eps)
+    scale = inv_std if weight is None else inv_std * weight.data  # y = centred * scale + bias
+    data = centred * scale
+    if bias is not None:
+        data += bias.data  # in place: the array was made here
+    parents = tuple(t for t in (x, weight, bias) if t is not None)
+
+    def vjp(g: Tensor, out: Tensor) -> tuple[Any, ...]:
+        if is_grad_enabled():  # recorded: the same formula from ops, differentiable again
+            c = x - mean(x, axis=axes, keepdims=True)
+            inv = power(mean(c * c, axis=axes, keepdims=True) + eps, -0.5)
+            xh = c * inv
+            gb = sum(g, axis=axes, keepdims=True)
+            gw = sum(g * xh, axis=axes, keepdims=True)
+            gx = (inv if weight is None else inv * weight) * (g - gb * (1.0 / count) - xh * (gw * (1.0 / count)))
+        else:
+            # with x_hat = centred * inv_std: gw = inv_std sum(g centred), and
+            # gx = scale (g - mean(g)) - centred * (scale inv_std mean(g x_hat))
+            gd = g.data
+            gb = xp.sum(gd, axis=axes, keepdims=True)
+            gw = inv_std * _sum_of_products(xp, gd, centred, axes)
+            gx = xp.empty_like(centred)  # the memory order of x (see conv2d), not of g
+            xp.subtract(gd, gb * (1.0 / count), out=gx)
+            gx *= scale
+            gx -= centred * (scale * inv_std * gw * (1.0 / count))
+            gx, gw, gb = constant(gx), constant(gw), constant(gb)
+        grads = [gx]
+        if weight is not None:
+            grads.append(reshape(gw, weight.shape))
+        if bias is not None:
+            grads.append(reshape(gb, bias.shape))
+        return tuple(grads)
+
+    return make_node(data, parents, vjp), mean_, var_
 
 
 # ------------------------------------------------------------------------------------ shapes

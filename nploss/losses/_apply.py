@@ -55,7 +55,11 @@ def _weights(spec: LossSpec, reduction: str, arrays: list[Any], params: dict[str
 def _reduce(xp: Any, unreduced: Any, reduction: str, weights: Any) -> Any:
     if reduction == "none":
         return unreduced
-    return xp.sum(unreduced if reduction == "sum" else unreduced * weights)
+    if reduction == "sum":
+        return xp.sum(unreduced)
+    if isinstance(weights, float):  # 1/n: scale the sum rather than every element (one pass fewer)
+        return xp.sum(unreduced) * weights
+    return xp.sum(unreduced * weights)
 
 
 def _unreduce(xp: Any, g: Any, reduction: str, weights: Any, shape: tuple[int, ...]) -> Any:
@@ -63,6 +67,21 @@ def _unreduce(xp: Any, g: Any, reduction: str, weights: Any, shape: tuple[int, .
     if reduction == "none":
         return g
     return xp.broadcast_to(g if reduction == "sum" else g * weights, shape)
+
+
+def collapse(g: Any) -> Any:
+    """``g`` as one number when it is one number repeated, else ``g`` unchanged.
+
+    The unreduced cotangent of a ``'sum'`` or an unweighted ``'mean'`` is the same value in every
+    element (a broadcast view, with zero strides). A VJP that folds its constants into that
+    value, ``(prediction - target) * (2.0 * collapse(g))``, multiplies the array once; written
+    ``2.0 * g * (prediction - target)`` it would first fill a whole array with ``2.0 * g``. The
+    value keeps the dtype of ``g`` (a float32 loss stays float32). Tensors (a recorded backward
+    pass) and genuine arrays of cotangents (``'none'``, per-sample weights) pass unchanged.
+    """
+    if isinstance(g, Tensor) or g.ndim == 0 or g.size == 0 or any(g.strides):
+        return g
+    return g[(0,) * g.ndim]
 
 
 def apply_loss(spec: LossSpec, *inputs: Any, reduction: str = "mean", mode: str | None = None, **params: Any) -> Any:

@@ -32,7 +32,7 @@ import numpy as np
 from .. import autograd as ag
 from ..autograd import Tensor, as_data
 from ..backend import get_array_module
-from ._apply import apply_loss
+from ._apply import apply_loss, collapse
 from ._spec import Arg, LossSpec, register
 from ._validate import domain, finite, in_range, same_shape
 from ._validate import labels as _check_labels
@@ -266,9 +266,29 @@ def binary_cross_entropy(prediction: Any, target: Any, weight: Any = None, reduc
 # ------------------------------------------------------------------------------------ BCE with logits
 
 
+def _softplus_pair(xp: Any, z: Any) -> tuple[Any, Any]:
+    r"""``softplus(-z)`` and ``softplus(z)``, that is :math:`-\log \sigma(z)` and
+    :math:`-\log(1 - \sigma(z))`, computed together: each is :math:`\max(\pm z, 0) + \log(1 + e^{-|z|})`,
+    so the ``exp`` and the ``log1p`` are shared, and :math:`\max(-z, 0) = \max(z, 0) - z` exactly.
+    The same values as two calls of ``xp.softplus``, for half the transcendentals."""
+    shared = xp.log1p(xp.exp(-xp.abs(z)))
+    relu = xp.relu(z)
+    return (relu - z) + shared, relu + shared
+
+
 def _bce_logits_forward(xp: Any, logits: Any, target: Any, *, weight: Any, pos_weight: Any) -> Any:
     # -log sigma(z) = softplus(-z) and -log(1 - sigma(z)) = softplus(z), each stable for any z;
     # with pos_weight = 1 this is max(z, 0) - z y + log1p(exp(-|z|)).
+    positive, negative = _softplus_pair(xp, logits)
+    if pos_weight is not None:
+        positive = pos_weight.astype(logits.dtype) * positive
+    loss = target * positive + (1.0 - target) * negative
+    return loss if weight is None else loss * weight.astype(logits.dtype)
+
+
+def _bce_logits_composite(xp: Any, logits: Any, target: Any, *, weight: Any, pos_weight: Any) -> Any:
+    # The same formula with the engine's softplus, whose derivative sigma(z) holds at z = 0 too
+    # (the shared form's max(z, 0) and |z| have kinks there).
     positive = xp.softplus(-logits)
     if pos_weight is not None:
         positive = pos_weight.astype(logits.dtype) * positive
@@ -277,14 +297,17 @@ def _bce_logits_forward(xp: Any, logits: Any, target: Any, *, weight: Any, pos_w
 
 
 def _bce_logits_vjp(xp: Any, g: Any, logits: Any, target: Any, *, weight: Any, pos_weight: Any) -> tuple[Any, Any]:
-    if weight is not None:
-        g = g * weight.astype(logits.dtype)
-    pw = 1.0 if pos_weight is None else pos_weight.astype(logits.dtype)
+    g = collapse(g) if weight is None else g * weight.astype(logits.dtype)
+    if pos_weight is None:
+        # sigma(z) - y, and d/dy = softplus(-z) - softplus(z) = -z
+        return (xp.sigmoid(logits) - target) * g, logits * -g
+    pw = pos_weight.astype(logits.dtype)
     # d/dz [pw y softplus(-z) + (1 - y) softplus(z)] = (1 + (pw - 1) y) sigma(z) - pw y, which is
     # sigma(z) - y without pos_weight
     grad_z = g * ((1.0 + (pw - 1.0) * target) * xp.sigmoid(logits) - pw * target)
     # d/dy = pw softplus(-z) - softplus(z), which is -z without pos_weight
-    grad_y = g * (pw * xp.softplus(-logits) - xp.softplus(logits))
+    positive, negative = _softplus_pair(xp, logits)
+    grad_y = g * (pw * positive - negative)
     return grad_z, grad_y
 
 
@@ -301,6 +324,7 @@ BINARY_CROSS_ENTROPY_WITH_LOGITS = register(
         args=(Arg("logits", "logits", ("N", "C")), Arg("target", "binary", ("N", "C"))),
         forward=_bce_logits_forward,
         vjp=_bce_logits_vjp,
+        composite=_bce_logits_composite,
         params={"weight": None, "pos_weight": None},
         check=_check_bce_logits,
         sampler=_soft_binary_sample(lambda rng, s: 2.0 * rng.standard_normal(s)),
@@ -391,24 +415,64 @@ def _ce_target(logits: Any, labels: Any, weight: Any, ignore_index: int, label_s
     return a
 
 
+def _ce_labels(logits: Any, labels: Any, weight: Any, ignore_index: int) -> tuple[Any, Any]:
+    r"""Without smoothing ``a`` is :math:`w_y` at the label and 0 elsewhere, so the loss needs only
+    :math:`w_{y_i}` and the label of each sample: returns the labels with the ignored ones set to
+    0 (safe to gather with) and :math:`w_{y_i}` (0 for the ignored), in the logits' dtype."""
+    xp = get_array_module(labels)
+    dtype = as_data(logits).dtype
+    valid = labels != ignore_index
+    safe = xp.where(valid, labels, 0)
+    w = valid.astype(dtype) if weight is None else xp.where(valid, weight.astype(dtype)[safe], 0.0).astype(dtype)
+    return safe, w
+
+
 def _ce_reduction_weights(xp: Any, reduction: str, scores: Any, target: Any, *, weight: Any, ignore_index: int, **_: Any) -> float:
     r"""PyTorch's weighted mean: divide by :math:`\sum_i w_{y_i}` over the samples not ignored
     (the smoothing term too). With nothing left to average (every label ignored, or all their
     weights 0) the mean is 0, where PyTorch returns NaN."""
-    total = float(_ce_target(scores, target, weight, ignore_index, 0.0).sum())
+    total = float(_ce_labels(scores, target, weight, ignore_index)[1].sum())
     return 1.0 / total if total > 0 else 0.0
 
 
 def _ce_forward(xp: Any, logits: Any, target: Any, *, weight: Any, ignore_index: int, label_smoothing: float) -> Any:
-    a = _ce_target(logits, xp.as_data(target), weight, ignore_index, label_smoothing)
-    # log_softmax by log-sum-exp: finite for any finite logits, so 0 * log p is 0, never NaN
-    return -xp.sum(a * xp.log_softmax(logits, axis=1), axis=1)
+    if label_smoothing:
+        a = _ce_target(logits, xp.as_data(target), weight, ignore_index, label_smoothing)
+        # log_softmax by log-sum-exp: finite for any finite logits, so 0 * log p is 0, never NaN
+        return -xp.sum(a * xp.log_softmax(logits, axis=1), axis=1)
+    # a one-hot a picks one log-probability per sample: -w_y (z_y - logsumexp z), the same
+    # value as the sum over the classes, without the dense (N, C) target and product
+    safe, w = _ce_labels(logits, xp.as_data(target), weight, ignore_index)
+    picked = xp.squeeze(xp.take_along_axis(logits, xp.expand_dims(safe, 1), axis=1), 1)
+    return w * (xp.logsumexp(logits, axis=1) - picked)
 
 
 def _ce_vjp(xp: Any, g: Any, logits: Any, target: Any, *, weight: Any, ignore_index: int, label_smoothing: float) -> tuple[Any]:
-    a = _ce_target(logits, xp.as_data(target), weight, ignore_index, label_smoothing)
-    # d/dz [-sum_c a_c (z_c - logsumexp z)] = (sum_c a_c) softmax(z) - a: softmax(z) - y for a one-hot y
-    return (xp.expand_dims(g, 1) * (a.sum(axis=1, keepdims=True) * xp.softmax(logits, axis=1) - a),)
+    if label_smoothing:
+        a = _ce_target(logits, xp.as_data(target), weight, ignore_index, label_smoothing)
+        # d/dz [-sum_c a_c (z_c - logsumexp z)] = (sum_c a_c) softmax(z) - a: softmax(z) - y for a one-hot y
+        return (xp.expand_dims(g, 1) * (a.sum(axis=1, keepdims=True) * xp.softmax(logits, axis=1) - a),)
+    # the same gradient for a = w_y e_y: g w_y (softmax(z) - e_y), the e_y subtracted in place
+    safe, w = _ce_labels(logits, xp.as_data(target), weight, ignore_index)
+    c = xp.expand_dims(g * w, 1)
+    return (_subtract_at_labels(xp.softmax(logits, axis=1) * c, safe, c),)
+
+
+def _subtract_at_labels(grad: Any, labels: Any, values: Any) -> Any:
+    """``grad - values * one_hot(labels)`` along axis 1: one element per sample, subtracted in
+    place on an array (a fresh one, owned here); on Tensors (a recorded backward pass) the
+    dense one-hot product, which the engine can differentiate."""
+    if isinstance(grad, Tensor):
+        return grad - values * _one_hot(labels, grad.shape[1], 1, grad.dtype)
+    # the index (n, labels[n, ...], ...) of every sample: an open mesh, one element per sample
+    xp = get_array_module(labels)
+    index = [xp.expand_dims(labels, 1)]
+    for d in (0, *range(2, grad.ndim)):
+        shape = [1] * grad.ndim
+        shape[d] = grad.shape[d]
+        index.insert(d, xp.arange(grad.shape[d]).reshape(shape))
+    grad[tuple(index)] -= values
+    return grad
 
 
 def _check_ce(logits: Any, target: Any, *, weight: Any, ignore_index: Any, label_smoothing: Any) -> None:

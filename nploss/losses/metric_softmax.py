@@ -14,8 +14,9 @@ Two small conventions, shared by the block below:
   form is smooth, so a zero row gives a zero unit vector with the finite gradient
   :math:`I/\sqrt{\epsilon}` rather than a kink.
 - **Diagonal.** NT-Xent and SupCon exclude an anchor's similarity with itself from the
-  denominator. It is the largest entry of its row (:math:`1/\tau`), so it is dropped exactly by
-  gathering the off-diagonal entries, never by subtracting it from a sum.
+  denominator. It is the largest entry of its row (:math:`1/\tau`), so it is dropped exactly, by
+  masking it with :math:`-\infty` before the log-sum-exp (:math:`e^{-\infty} = 0`), never by
+  subtracting it from a sum.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..autograd import Tensor
+from ..backend import get_array_module
 from ._apply import apply_loss
 from ._spec import Arg, LossSpec, register
 from ._validate import same_shape
@@ -549,25 +552,32 @@ def n_pair(anchors: Any, positives: Any, l2_reg: float = 0.0, reduction: str = "
 
 
 def _off_diagonal_lse(xp: Any, s: Any) -> Any:
-    n = s.shape[0]
-    others = (xp.arange(n)[:, None] + xp.arange(1, n)[None, :]) % n  # row i: every k != i
-    return xp.logsumexp(xp.take_along_axis(s, others, axis=1), axis=1)
+    # the diagonal masked with -inf: e^{-inf} = 0 drops it exactly from the sum
+    return xp.logsumexp(_mask_diagonal(xp, s), axis=1)
+
+
+def _mask_diagonal(xp: Any, s: Any) -> Any:
+    return xp.where(xp.eye(s.shape[0], dtype=bool), -math.inf, s)
+
+
+def _similarities(xp: Any, z: Any, temperature: float) -> tuple[Any, Any, Any]:
+    """The unit rows u, their norms r and S = u u^T / tau."""
+    u, r = _normalize(xp, z)
+    return u, r, xp.matmul(u, xp.transpose(u)) * (1.0 / temperature)
 
 
 def _pair_softmax_forward(xp: Any, z: Any, w: Any, temperature: float) -> Any:
-    u, _ = _normalize(xp, z)
-    s = xp.matmul(u, xp.transpose(u)) * (1.0 / temperature)
+    _, _, s = _similarities(xp, z, temperature)
     lse = _off_diagonal_lse(xp, s)
     return xp.sum(w * (lse[:, None] - s), axis=1)
 
 
 def _pair_softmax_vjp(xp: Any, g: Any, z: Any, w: Any, temperature: float) -> Any:
-    u, r = _normalize(xp, z)
-    s = xp.matmul(u, xp.transpose(u)) * (1.0 / temperature)
-    lse = _off_diagonal_lse(xp, s)[:, None]
-    eye = xp.eye(s.shape[0], dtype=bool)
-    # the diagonal is replaced before exp (s_ii - lse_i can overflow for small tau), then zeroed
-    q = xp.where(eye, 0.0, xp.exp(xp.where(eye, lse, s) - lse))
+    u, r, s = _similarities(xp, z, temperature)
+    # the softmax over k != i: the diagonal is -inf before the exp (e^{s_ii - lse_i} could
+    # overflow for a small tau), so it comes out 0
+    masked = _mask_diagonal(xp, s)
+    q = xp.exp(masked - xp.logsumexp(masked, axis=1, keepdims=True))
     anchored = w.sum(axis=1, keepdims=True)  # 1 where the anchor has a positive, else 0
     ds = g[:, None] * (q * anchored - w)
     gu = xp.matmul(ds + xp.transpose(ds), u) * (1.0 / temperature)
@@ -583,20 +593,39 @@ def _positive_weights(xp: Any, same: Any, dtype: Any) -> Any:
 # ------------------------------------------------------------------------------------ NT-Xent
 
 
-def _nt_xent_weights(xp: Any, z: Any) -> Any:
-    z = xp.as_data(z)
-    n = z.shape[0]
-    i = xp.arange(n)
-    same = i[None, :] == ((i + n // 2) % n)[:, None]  # view i and view i + N
-    return _positive_weights(xp, same, z.dtype)
+def _nt_xent_positives(xp: Any, z: Any) -> Any:
+    """The positive of each anchor row: view i and view i + N, (2N,) indices."""
+    n = xp.as_data(z).shape[0]
+    return (xp.arange(n) + n // 2) % n
 
 
 def _nt_xent_forward(xp: Any, z: Any, *, temperature: float) -> Any:
-    return _pair_softmax_forward(xp, z, _nt_xent_weights(xp, z), temperature)
+    # one positive per anchor, weight 1: lse_a - S_{a a+}, a gather rather than a dense sum
+    _, _, s = _similarities(xp, z, temperature)
+    positive = xp.take_along_axis(s, _nt_xent_positives(xp, z)[:, None], axis=1)[:, 0]
+    return _off_diagonal_lse(xp, s) - positive
 
 
 def _nt_xent_vjp(xp: Any, g: Any, z: Any, *, temperature: float) -> tuple[Any]:
-    return (_pair_softmax_vjp(xp, g, z, _nt_xent_weights(xp, z), temperature),)
+    u, r, s = _similarities(xp, z, temperature)
+    masked = _mask_diagonal(xp, s)  # as in _pair_softmax_vjp: q_ak, the softmax over k != a
+    q = xp.exp(masked - xp.logsumexp(masked, axis=1, keepdims=True))
+    # dl_a/dS_ak = q_ak - [k = a+]
+    ds = _subtract_at_positives(q * g[:, None], _nt_xent_positives(xp, z), g)
+    gu = xp.matmul(ds + xp.transpose(ds), u) * (1.0 / temperature)
+    return (_normalize_vjp(xp, gu, u, r),)
+
+
+def _subtract_at_positives(ds: Any, positives: Any, values: Any) -> Any:
+    """``ds`` minus ``values[a]`` at (a, positives[a]): in place on an array (a fresh one, owned
+    here); on Tensors (a recorded backward pass) a dense one-hot product the engine can
+    differentiate."""
+    rows = get_array_module(positives).arange(len(positives))
+    if isinstance(ds, Tensor):
+        hot = (rows[None, :] == positives[:, None]).astype(ds.dtype)
+        return ds - values[:, None] * hot
+    ds[rows, positives] -= values
+    return ds
 
 
 def _check_nt_xent(z: Any, *, temperature: float) -> None:

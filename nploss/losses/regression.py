@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ._apply import apply_loss
+from ._apply import apply_loss, collapse
 from ._spec import Arg, LossSpec, register
 from ._validate import same_shape
 
@@ -67,7 +67,7 @@ def _mse_forward(xp: Any, prediction: Any, target: Any) -> Any:
 
 
 def _mse_vjp(xp: Any, g: Any, prediction: Any, target: Any) -> tuple[Any, Any]:
-    grad = 2.0 * g * (prediction - target)  # d e^2 / d prediction = 2e
+    grad = (prediction - target) * (2.0 * collapse(g))  # d e^2 / d prediction = 2e
     return grad, -grad
 
 
@@ -281,14 +281,16 @@ def rmse(prediction: Any, target: Any, eps: float = 1e-8, reduction: str = "mean
 
 
 def _huber_forward(xp: Any, prediction: Any, target: Any, *, delta: float) -> Any:
-    e = prediction - target
-    a = xp.abs(e)
-    # quadratic inside the band, linear outside; the two pieces meet with equal value and slope
-    return xp.where(a <= delta, 0.5 * e * e, delta * (a - 0.5 * delta))
+    a = xp.abs(prediction - target)
+    # quadratic inside the band, linear outside; the two pieces meet with equal value and slope.
+    # With m = min(|e|, delta) both are m (|e| - m/2): |e| (|e| - |e|/2) = e^2/2 (the same
+    # rounding as 0.5 e e) inside, delta (|e| - delta/2) outside; no second branch to evaluate.
+    m = xp.minimum(a, delta)
+    return m * (a - 0.5 * m)
 
 
 def _huber_vjp(xp: Any, g: Any, prediction: Any, target: Any, *, delta: float) -> tuple[Any, Any]:
-    grad = g * xp.clip(prediction - target, -delta, delta)  # e inside the band, +-delta outside
+    grad = xp.clip(prediction - target, -delta, delta) * collapse(g)  # e inside the band, +-delta outside
     return grad, -grad
 
 
@@ -499,12 +501,15 @@ def _log_cosh_forward(xp: Any, prediction: Any, target: Any) -> Any:
     # difference of two numbers close to log 2 and loses every digit of e^2/2 (0 instead of
     # 5e-21 at e = 1e-10; negative values from round-off). There log cosh e = -log(1 - tanh^2 e)/2
     # is accurate; it fails only for large e, where 1 - tanh^2 e loses its digits.
-    t = xp.tanh(xp.where(near, e, 0.0))  # 0 in the unused lanes keeps log1p(-1) out of them
-    return xp.where(near, -0.5 * xp.log1p(-(t * t)), a + xp.log1p(xp.exp(-2.0 * a)) - _LOG2)
+    t = xp.tanh(e)
+    # one log1p serves both forms: of -tanh^2 e near 0 and of e^{-2|e|} beyond (the lanes of
+    # the other form are replaced before the log1p, so log1p(-1) never happens)
+    log1p = xp.log1p(xp.where(near, -(t * t), xp.exp(-2.0 * a)))
+    return xp.where(near, -0.5 * log1p, a + log1p - _LOG2)
 
 
 def _log_cosh_vjp(xp: Any, g: Any, prediction: Any, target: Any) -> tuple[Any, Any]:
-    grad = g * xp.tanh(prediction - target)  # d log cosh e / de = sinh e / cosh e
+    grad = xp.tanh(prediction - target) * collapse(g)  # d log cosh e / de = sinh e / cosh e
     return grad, -grad
 
 

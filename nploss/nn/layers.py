@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .. import autograd as ag
 from .. import backend
 from ..autograd import Tensor
+from ..autograd.ops import batch_norm
 from . import init
 from .module import Module, Parameter
 
@@ -232,15 +233,16 @@ class _BatchNorm(Module):
                 raise ValueError(
                     f"{name}: training needs more than 1 value per channel, got input shape {tuple(x.shape)}"
                 )
-            mean = ag.mean(x, axis=axes, keepdims=True)
-            centred = x - mean
-            var = ag.mean(centred * centred, axis=axes, keepdims=True)  # biased: this is what normalises
-            self._update_running_stats(mean.data.reshape(-1), var.data.reshape(-1), count)
-            x_hat = centred / ag.sqrt(var + self.eps)
-        else:
-            mean = self.running_mean.data.reshape(shape)
-            var = self.running_var.data.reshape(shape)
-            x_hat = (x - mean) / ag.sqrt(var + self.eps)
+            # one node (ag.ops.batch_norm): the statistics with the biased variance, which is
+            # what normalises, and the affine map, with the analytic VJP
+            weight = ag.reshape(self.weight, shape) if self.affine else None
+            bias = ag.reshape(self.bias, shape) if self.affine else None
+            out, mean, var = batch_norm(x, weight, bias, axis=axes, eps=self.eps)
+            self._update_running_stats(mean.reshape(-1), var.reshape(-1), count)
+            return out
+        mean = self.running_mean.data.reshape(shape)
+        var = self.running_var.data.reshape(shape)
+        x_hat = (x - mean) / ag.sqrt(var + self.eps)
         if self.affine:
             x_hat = x_hat * ag.reshape(self.weight, shape) + ag.reshape(self.bias, shape)
         return x_hat

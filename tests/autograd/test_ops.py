@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
 import nploss.autograd as ag
+from nploss.autograd import conv, ops
 from nploss.autograd.catalogue import sample
 from nploss.gradcheck import check_grad, check_gradgrad
 
@@ -258,6 +259,54 @@ def test_unfold_and_fold_are_adjoint():
     cols = ag.unfold2d(x, (2, 3), (2, 1))
     y = rng.standard_normal(cols.shape)
     assert np.vdot(cols.data, y) == pytest.approx(np.vdot(x, ag.fold2d(y, x.shape, (2, 3), (2, 1)).data), rel=1e-12)
+
+
+def test_im2col_is_the_transposed_unfold_and_col2im_its_adjoint():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 5, 6))
+    cols = conv.im2col(x, (2, 3), (2, 1))
+    windows = ag.unfold2d(x, (2, 3), (2, 1)).data  # (N, OH, OW, C, kh, kw)
+    n, oh, ow = windows.shape[:3]
+    np.testing.assert_array_equal(cols.data, windows.reshape(n * oh * ow, -1).T)
+    y = rng.standard_normal(cols.shape)
+    assert np.vdot(cols.data, y) == pytest.approx(np.vdot(x, conv.col2im(y, x.shape, (2, 3), (2, 1)).data), rel=1e-12)
+    assert_derivatives(lambda x: conv.im2col(x, (2, 3), (2, 1)), [x[:1, :2]])
+
+
+def naive_batch_norm(x, w, b, eps):
+    """Per channel with loops: (x - mean) / sqrt(biased var + eps) * w + b."""
+    out = np.empty_like(x)
+    for c in range(x.shape[1]):
+        v = x[:, c]
+        out[:, c] = (v - v.mean()) / np.sqrt(((v - v.mean()) ** 2).mean() + eps) * w[0, c, 0, 0] + b[0, c, 0, 0]
+    return out
+
+
+@given(seed=seeds, n=st.integers(2, 3), c=st.integers(1, 3), size=st.integers(1, 3), affine=st.booleans())
+def test_batch_norm_against_a_loop(seed, n, c, size, affine):
+    rng = np.random.default_rng(seed)
+    x = sample("real", (n, c, size, size + 1), rng)
+    w, b = sample("real", (1, c, 1, 1), rng), sample("real", (1, c, 1, 1), rng)
+    out, mean, var = ops.batch_norm(x, w if affine else None, b if affine else None, axis=(0, 2, 3), eps=1e-5)
+    expected = naive_batch_norm(x, w, b, 1e-5) if affine else naive_batch_norm(x, np.ones_like(w), np.zeros_like(b), 1e-5)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(mean.reshape(-1), x.mean(axis=(0, 2, 3)), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(var.reshape(-1), x.var(axis=(0, 2, 3)), rtol=1e-12, atol=1e-15)
+    if affine:
+        assert_derivatives(lambda x, w, b: ops.batch_norm(x, w, b, axis=(0, 2, 3))[0], [x, w, b])
+    else:
+        assert_derivatives(lambda x: ops.batch_norm(x, axis=(0, 2, 3))[0], [x])
+
+
+def test_batch_norm_keeps_float32_on_an_input_in_another_memory_order():
+    x = np.random.default_rng(0).standard_normal((3, 4, 5, 5)).astype(np.float32)
+    t = ag.Tensor(np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3), requires_grad=True)
+    w = ag.Tensor(np.ones((1, 4, 1, 1), dtype=np.float32), requires_grad=True)
+    out, _, _ = ops.batch_norm(t, w, None, axis=(0, 2, 3))
+    assert out.dtype == np.float32
+    (out * out).sum().backward()
+    assert t.grad.dtype == np.float32 and w.grad.dtype == np.float32
+    np.testing.assert_allclose(out.data, naive_batch_norm(x, np.ones((1, 4, 1, 1)), np.zeros((1, 4, 1, 1)), 1e-5), rtol=1e-5, atol=1e-5)
 
 
 def test_subgradients_at_ties_and_kinks_follow_the_documented_convention():

@@ -1,0 +1,231 @@
+"""Fused losses, forward + backward, against PyTorch and against the hardware floor.
+
+Each row times one training-style call: the inputs are Tensors that require a gradient (labels
+and signs excepted), the loss is reduced with ``'mean'`` and ``loss.backward()`` fills every
+gradient. The same call runs in PyTorch (CPU, same thread count, same dtype). Two NumPy floors
+bound what any implementation could do on this machine:
+
+- **memcpy**: copying as many bytes as the loss must move at least (its inputs read once, its
+  gradients written once), i.e. ``np.copyto`` of half that many bytes;
+- **transcendentals**: the bare functions the loss cannot avoid, each once over its input with a
+  preallocated output (``np.exp`` + ``np.log1p`` for BCE with logits, ...).
+
+*GB/s* is the effective bandwidth: (bytes of the inputs + bytes of the gradients) / time. All
+timings of a row are medians over interleaved repeats (nploss, PyTorch, floors, nploss, ...), so
+that load from other processes affects both sides of the ratio alike.
+
+Targets (issue 8): at most 1.0x PyTorch for the memory-bound losses (MSE, Huber, hinge) and 2.0x
+for the transcendental-bound ones (BCE with logits, log-cosh, cross entropy). Log-cosh and hinge
+have no PyTorch function: their PyTorch column is the formula composed from PyTorch ops.
+Triplet and NT-Xent (small inputs, no target) mostly measure per-call overheads; on a machine
+shared with other work, PyTorch's OpenMP threads waiting for each other can inflate its times
+there by orders of magnitude at 2 threads: compare those rows at 1 thread
+(``NPLOSS_BENCH_THREADS=1 python -m benchmarks losses``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .common import REPEATS, THREADS, interleaved_medians, load_torch
+
+BIG = 10_000_000  # elements of the elementwise losses
+CE_SHAPE = (65_536, 100)
+METRIC_SHAPE = (512, 128)  # triplet: 512 triplets; NT-Xent: 512 samples, two views each (1024 rows)
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One loss: its inputs, the nploss call, the PyTorch call and the floor's functions."""
+
+    name: str
+    kind: str  # "memory", "transcendental" or "" (no target)
+    target: float | None  # the largest acceptable ratio nploss / PyTorch
+    size: str
+    make: Callable[[np.random.Generator, str], list[np.ndarray]]
+    differentiable: tuple[int, ...]  # indices of the inputs that require a gradient
+    ours: Callable[..., Any]  # (*inputs as nploss Tensors or arrays) -> loss Tensor
+    theirs: Callable[..., Any]  # (torch, *inputs as torch tensors) -> loss tensor
+    transcendentals: tuple[str, ...] = ()  # NumPy ufuncs, each applied once to the first input
+    note: str = ""
+
+
+def _pair(rng: np.random.Generator, dtype: str) -> list[np.ndarray]:
+    return [rng.standard_normal(BIG).astype(dtype), rng.standard_normal(BIG).astype(dtype)]
+
+
+def _logits_binary(rng: np.random.Generator, dtype: str) -> list[np.ndarray]:
+    return [2.0 * rng.standard_normal(BIG).astype(dtype), rng.integers(0, 2, BIG).astype(dtype)]
+
+
+def _scores_sign(rng: np.random.Generator, dtype: str) -> list[np.ndarray]:
+    return [rng.standard_normal(BIG).astype(dtype), rng.choice(np.array([-1.0, 1.0], dtype=dtype), BIG)]
+
+
+def _classes(rng: np.random.Generator, dtype: str) -> list[np.ndarray]:
+    n, c = CE_SHAPE
+    return [2.0 * rng.standard_normal(CE_SHAPE).astype(dtype), rng.integers(0, c, n)]
+
+
+def _triplets(rng: np.random.Generator, dtype: str) -> list[np.ndarray]:
+    return [rng.standard_normal(METRIC_SHAPE).astype(dtype) for _ in range(3)]
+
+
+def _views(rng: np.random.Generator, dtype: str) -> list[np.ndarray]:
+    n, d = METRIC_SHAPE
+    return [rng.standard_normal((2 * n, d)).astype(dtype)]
+
+
+def _torch_nt_xent(torch: Any, z: Any, temperature: float = 0.5) -> Any:
+    u = torch.nn.functional.normalize(z, dim=1)
+    s = (u @ u.T) / temperature
+    rows = s.shape[0]
+    s = s.masked_fill(torch.eye(rows, dtype=torch.bool), float("-inf"))
+    positives = (torch.arange(rows) + rows // 2) % rows
+    return torch.nn.functional.cross_entropy(s, positives)
+
+
+def _torch_log_cosh(torch: Any, p: Any, t: Any) -> Any:
+    e = p - t
+    return (e.abs() + torch.nn.functional.softplus(-2.0 * e.abs()) - math.log(2.0)).mean()
+
+
+def cases() -> list[Case]:
+    import nploss.losses as L
+
+    big = f"N = {BIG:.0e}".replace("+0", "")
+    return [
+        Case("MSE", "memory", 1.0, big, _pair, (0, 1), L.mse, lambda th, p, t: th.nn.functional.mse_loss(p, t)),
+        Case("Huber", "memory", 1.0, big, _pair, (0, 1), L.huber, lambda th, p, t: th.nn.functional.huber_loss(p, t)),
+        Case(
+            "hinge", "memory", 1.0, big, _scores_sign, (0,), L.hinge,
+            lambda th, f, y: th.clamp(1.0 - y * f, min=0).mean(), note="PyTorch: clamp(1 - y f, min=0).mean()",
+        ),
+        Case(
+            "BCE with logits", "transcendental", 2.0, big, _logits_binary, (0, 1), L.binary_cross_entropy_with_logits,
+            lambda th, z, y: th.nn.functional.binary_cross_entropy_with_logits(z, y), ("exp", "log1p"),
+        ),
+        Case(
+            "log-cosh", "transcendental", 2.0, big, _pair, (0, 1), L.log_cosh, _torch_log_cosh, ("tanh", "exp", "log1p"),
+            note="PyTorch: |e| + softplus(-2|e|) - log 2, composed",
+        ),
+        Case(
+            "cross entropy", "transcendental", 2.0, f"{CE_SHAPE[0]:,} x {CE_SHAPE[1]}", _classes, (0,), L.cross_entropy,
+            lambda th, z, y: th.nn.functional.cross_entropy(z, y), ("exp",),
+        ),
+        Case(
+            "triplet", "", None, f"{METRIC_SHAPE[0]} x {METRIC_SHAPE[1]}", _triplets, (0, 1, 2), L.triplet,
+            lambda th, a, p, n: th.nn.functional.triplet_margin_loss(a, p, n), ("sqrt",),
+        ),
+        Case(
+            "NT-Xent", "", None, f"{2 * METRIC_SHAPE[0]} x {METRIC_SHAPE[1]}", _views, (0,), L.nt_xent, _torch_nt_xent,
+            note="PyTorch: normalize, u u^T / tau, diagonal masked, cross_entropy",
+        ),
+    ]  # fmt: skip
+
+
+def _floor_functions(case: Case, inputs: list[np.ndarray], total_bytes: int) -> dict[str, Callable[[], Any]]:
+    """The memcpy of ``total_bytes`` (read + write) and the bare transcendentals of ``case``."""
+    half = max(total_bytes // 2, 1)
+    src, dst = np.ones(half, dtype=np.uint8), np.empty(half, dtype=np.uint8)
+    floors: dict[str, Callable[[], Any]] = {"memcpy": lambda: np.copyto(dst, src)}
+    if case.transcendentals:
+        x = np.abs(inputs[0]) * 0.5  # in every function's domain (log1p, sqrt), no overflow
+        out = np.empty_like(x)
+        ufuncs = [getattr(np, name) for name in case.transcendentals]
+
+        def bare() -> None:
+            for f in ufuncs:
+                f(x, out=out)
+
+        floors["transcendentals"] = bare
+    return floors
+
+
+def measure(case: Case, dtype: str, torch: Any, rng: np.random.Generator) -> dict[str, Any]:
+    import nploss.autograd as ag
+
+    inputs = case.make(rng, dtype)
+    grad_bytes = sum(inputs[i].nbytes for i in case.differentiable)
+    total = sum(x.nbytes for x in inputs) + grad_bytes
+
+    def ours() -> None:
+        args = [ag.Tensor(x, requires_grad=True) if i in case.differentiable else x for i, x in enumerate(inputs)]
+        case.ours(*args).backward()
+
+    fns: dict[str, Callable[[], Any]] = {"nploss": ours}
+    if torch is not None:
+        host = [torch.from_numpy(x) for x in inputs]
+
+        def theirs() -> None:
+            args = [x.detach().requires_grad_() if i in case.differentiable else x for i, x in enumerate(host)]
+            case.theirs(torch, *args).backward()
+
+        fns["torch"] = theirs
+    fns.update(_floor_functions(case, inputs, total))
+    t = interleaved_medians(fns)
+    row: dict[str, Any] = {
+        "loss": case.name, "dtype": dtype, "size": case.size, "bytes": total,
+        "nploss_ms": 1e3 * t["nploss"], "nploss_GBps": total / t["nploss"] / 1e9,
+        "memcpy_ms": 1e3 * t["memcpy"], "transcendentals_ms": 1e3 * t.get("transcendentals", math.nan),
+        "torch_ms": math.nan, "torch_GBps": math.nan, "ratio": math.nan, "target": case.target, "note": case.note,
+    }  # fmt: skip
+    if "torch" in t:
+        row.update(torch_ms=1e3 * t["torch"], torch_GBps=total / t["torch"] / 1e9, ratio=t["nploss"] / t["torch"])
+    return row
+
+
+def verdict(row: dict[str, Any]) -> str:
+    if row["target"] is None or math.isnan(row["ratio"]):
+        return ""
+    return f"{'met' if row['ratio'] <= row['target'] else 'MISSED'} (<= {row['target']:.1f}x)"
+
+
+def run(names: list[str] | None = None, dtypes: tuple[str, ...] = DTYPES) -> list[dict[str, Any]]:
+    print(
+        f"Fused losses, forward + backward, reduction 'mean', {THREADS} threads, medians of {REPEATS} interleaved "
+        "repeats (ms; GB/s = (inputs + gradients) bytes / time)"
+    )
+    torch = load_torch()
+    rng = np.random.default_rng(0)
+    rows = []
+    header = f"  {'loss':<16}{'dtype':<8}{'nploss':>9}{'PyTorch':>9}{'ratio':>7}{'memcpy':>8}{'transc.':>9}{'GB/s':>7}{'GB/s pt':>8}  target"
+    print(header)
+    for case in cases():
+        if names and case.name not in names:
+            continue
+        for dtype in dtypes:
+            row = measure(case, dtype, torch, rng)
+            rows.append(row)
+            print(
+                f"  {row['loss']:<16}{dtype:<8}{row['nploss_ms']:9.1f}{row['torch_ms']:9.1f}{row['ratio']:7.2f}"
+                f"{row['memcpy_ms']:8.1f}{row['transcendentals_ms']:9.1f}{row['nploss_GBps']:7.2f}{row['torch_GBps']:8.2f}  {verdict(row)}",
+                flush=True,
+            )  # fmt: skip
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| loss | size | dtype | nploss ms | PyTorch ms | ratio | memcpy floor ms | transcendentals floor ms | nploss GB/s | PyTorch GB/s | target |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['loss']} | {r['size']} | {r['dtype']} | {r['nploss_ms']:.1f} | {r['torch_ms']:.1f} | {r['ratio']:.2f} | "
+            f"{r['memcpy_ms']:.1f} | {r['transcendentals_ms']:.1f} | {r['nploss_GBps']:.2f} | {r['torch_GBps']:.2f} | {verdict(r)} |"
+        )
+    notes = sorted({r["loss"] + ": " + r["note"] for r in rows if r["note"]})
+    if notes:
+        lines += [""] + [f"- {n}" for n in notes]
+    return [line.replace("| nan |", "| – |") for line in lines]
+
+
+if __name__ == "__main__":
+    run()
