@@ -359,7 +359,7 @@ def test_keras_from_logits_both_ways(seed):
     p = _softmax(z, axis=-1)
     for target in (np.eye(C)[y], q):
         logits = L.categorical_cross_entropy(z, target, from_logits=True, reduction="none")
-        np.testing.assert_allclose(logits, -(target * _log_softmax(z, -1)).sum(-1), rtol=1e-13)
+        np.testing.assert_allclose(logits, -(target * _log_softmax(z, -1)).sum(-1), rtol=1e-11)
         # the same loss from the probabilities, where nothing is clipped
         if p.min() > 1e-7 and p.max() < 1 - 1e-7:
             np.testing.assert_allclose(L.categorical_cross_entropy(p, target, reduction="none"), logits, rtol=1e-10)
@@ -368,11 +368,11 @@ def test_keras_from_logits_both_ways(seed):
         np.testing.assert_allclose(
             L.sparse_categorical_cross_entropy(x, y, from_logits=from_logits, reduction="none"),
             L.categorical_cross_entropy(x, np.eye(C)[y], from_logits=from_logits, reduction="none"),
-            rtol=1e-14,
+            rtol=1e-12,
         )
     _, g_keras = _value_and_grad(L.sparse_categorical_cross_entropy, z, y, from_logits=True)
     _, g_torch = _value_and_grad(L.cross_entropy, z, y)
-    np.testing.assert_allclose(g_keras, g_torch, rtol=1e-15)
+    np.testing.assert_allclose(g_keras, g_torch, rtol=1e-12)
 
 
 def test_keras_from_logits_classes_last_and_a_single_row():
