@@ -25,10 +25,13 @@ from __future__ import annotations
 import hashlib
 import os
 import pathlib
+import sys
 import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
+
+from .augment import random_affine
 
 SIZE = 28  # pixels, as Omniglot resized by Vinyals et al. 2016 and Snell et al. 2017
 RENDER = 56  # glyphs are distorted at twice the size, then averaged down 2x2 (anti-aliasing)
@@ -122,28 +125,14 @@ def _render(font, code: int) -> np.ndarray:  # noqa: ANN001
 
 
 def _distort(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Random affine distortions and stroke-width changes of a batch of RENDER x RENDER images,
-    then 2x2 averaging to 28x28.
-
-    Each output pixel :math:`o` reads the input at :math:`A o + b` (bilinear, blank outside),
-    with :math:`A` a rotation (±12°) times a shear (±0.2) over a scale (0.85–1.1) about the
-    centre and :math:`b` a shift of up to 3 pixels. The stroke change (a 3x3 dilation, a 2x2
-    erosion or none) and the averaging are vectorised over the batch.
+    """Random affine distortions (:func:`nploss.data.augment.random_affine`: rotation ±12°,
+    shear ±0.2, scale 0.85–1.1, shift up to 3 pixels) and stroke-width changes of a batch of
+    RENDER x RENDER images, then 2x2 averaging to 28x28. The stroke change (a 3x3 dilation, a
+    2x2 erosion or none) and the averaging are vectorised over the batch.
     """
-    from scipy import ndimage
-
     n = len(images)
-    angle = np.deg2rad(rng.uniform(-12, 12, n))
-    shear, scale = rng.uniform(-0.2, 0.2, n), rng.uniform(0.85, 1.1, n)
-    shift = rng.uniform(-3, 3, (n, 2))
+    warped = random_affine(images, rng)
     stroke = rng.integers(-1, 2, n)  # thinner, unchanged, thicker
-    centre = np.full(2, RENDER / 2)
-    warped = np.empty_like(images)
-    for k in range(n):
-        c, s = np.cos(angle[k]), np.sin(angle[k])
-        matrix = np.array([[c, -s], [s, c]]) @ np.array([[1.0, shear[k]], [0.0, 1.0]]) / scale[k]
-        offset = centre - matrix @ centre + shift[k]
-        warped[k] = ndimage.affine_transform(images[k], matrix, offset=offset, order=1)
     padded = np.pad(warped, ((0, 0), (1, 1), (1, 1)))
     window = lambda dr, dc: padded[:, 1 + dr : 1 + dr + RENDER, 1 + dc : 1 + dc + RENDER]  # noqa: E731
     thick, thin = warped.copy(), warped.copy()
@@ -218,6 +207,8 @@ def load(seed: int = 0, instances: int = INSTANCES, cache: bool = True) -> Glyph
     if cache and path.exists():
         with np.load(path, allow_pickle=False) as f:
             return GlyphSet(f["images"].astype(np.float32) / 255.0, f["labels"], f["characters"], f["scripts"], f["splits"])
+    # Building takes about half a minute: say so, or a first `nploss train` looks hung.
+    print(f"building the embedded glyph set (once; cached in {cache_dir()}) ...", file=sys.stderr, flush=True)
     glyphs = build(seed, instances)
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)

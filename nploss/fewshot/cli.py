@@ -57,7 +57,7 @@ def _train_or_raise(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from .checkpoint import CheckpointError
     from .episodes import EpisodeSampler
-    from .evaluate import evaluate, omniglot_runs
+    from .evaluate import evaluate, omniglot_runs, summarise
     from .train import load_model, load_split
 
     try:
@@ -70,7 +70,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             print(f"nploss evaluate: {args.omniglot_runs} does not exist (the path of all_runs.zip)", file=sys.stderr)
             return 2
         score, per_run = omniglot_runs(model, args.omniglot_runs)
-        print(f"Omniglot official one-shot runs (20-way within alphabet): {100 * score:.1f}% over {len(per_run)} runs")
+        half = summarise(per_run).ci95  # the runs are equal-sized, so their mean is the score
+        print(f"Omniglot official one-shot runs (20-way within alphabet): {100 * score:.1f}% ± {100 * half:.1f}% (95% CI over {len(per_run)} runs)")
         print("per run: " + " ".join(f"{100 * s:.0f}" for s in per_run))
         return 0
     data_config = dataclasses.replace(config, data="glyphs") if config.data == "omniglot" else config
@@ -109,6 +110,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     add("--diagnose-every", type=int, default=d.diagnose_every, help=f"episodes between gradient-interference measurements (default {d.diagnose_every})")
     add("--metric", choices=("euclidean", "cosine"), default=d.metric, help="logits: -squared distance or scaled cosine")
     add("--refine", action="store_true", help="refine prototypes with a self-attention layer (FEAT)")
+    add("--within-group", action="store_true", help="draw each training episode's classes from one script or alphabet (fine-grained episodes, as the official Omniglot runs)")
+    add("--augment", action="store_true", help="warp every training image by a small random affine map (rotation, shear, scale, shift)")
     add("--optimizer", choices=("adam", "sgd"), default=d.optimizer, help="optimiser (default adam)")
     add("--lr", type=float, default=d.lr, help=f"learning rate, halved at 50%% and 75%% of the run (default {d.lr})")
     add("--backend", choices=("numpy", "cupy"), default=d.backend, help="array backend (cupy needs a GPU)")

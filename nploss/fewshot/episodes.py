@@ -7,6 +7,7 @@ drawn, so a model can never learn a class's identity across episodes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,10 @@ class EpisodeSampler:
         A group per class (the script of a glyph, the alphabet of an Omniglot character). With
         ``within_group=True`` every episode draws its classes from one group, as the official
         Omniglot runs do (fine-grained episodes).
+    augment : callable, optional
+        ``augment(images, rng) -> images``, applied to the support and query images of every
+        episode with the sampler's own generator (so a resumed run draws the same warps), e.g.
+        :func:`nploss.data.augment.random_affine` for training.
     """
 
     def __init__(
@@ -53,6 +58,7 @@ class EpisodeSampler:
         seed: int = 0,
         groups: np.ndarray | None = None,
         within_group: bool = False,
+        augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
     ) -> None:
         for name, value in (("ways", ways), ("shots", shots), ("queries", queries)):
             if not isinstance(value, int | np.integer) or value < 1:
@@ -60,6 +66,7 @@ class EpisodeSampler:
         if len(images) != len(labels):
             raise ValueError(f"EpisodeSampler: {len(images)} images but {len(labels)} labels")
         self.images, self.ways, self.shots, self.queries = images, int(ways), int(shots), int(queries)
+        self.augment = augment
         self.rng = np.random.default_rng(seed)
         order = np.argsort(labels, kind="stable")
         classes, starts, counts = np.unique(labels[order], return_index=True, return_counts=True)
@@ -90,11 +97,13 @@ class EpisodeSampler:
             picked = self.rng.choice(self.members[int(c)], self.shots + self.queries, replace=False)
             support.append(picked[: self.shots])
             query.append(picked[self.shots :])
-        support_idx, query_idx = np.concatenate(support), np.concatenate(query)
+        support_images, query_images = self.images[np.concatenate(support)], self.images[np.concatenate(query)]
+        if self.augment is not None:
+            support_images, query_images = self.augment(support_images, self.rng), self.augment(query_images, self.rng)
         return Episode(
-            self.images[support_idx],
+            support_images,
             np.repeat(np.arange(self.ways), self.shots),
-            self.images[query_idx],
+            query_images,
             np.repeat(np.arange(self.ways), self.queries),
             chosen,
         )

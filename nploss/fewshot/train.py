@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import math
 import pathlib
 import time
@@ -33,10 +34,15 @@ from .. import autograd as ag
 from .. import backend
 from .. import losses as L
 from .. import nn, optim
+from ..data.augment import random_affine
 from . import checkpoint
 from .adaptive import EpisodeAdaptiveLambda, episode_statistics
 from .episodes import Episode, EpisodeSampler
 from .model import ProtoNet
+
+# Training-time warps of 28x28 images (``augment=True``): milder than the glyphs' own distortions,
+# which are drawn at twice the resolution.
+TRAIN_AUGMENT = {"degrees": 10.0, "shear": 0.15, "scale": (0.9, 1.1), "shift": 2.0}
 
 LOG_COLUMNS = (
     "episode", "loss", "ce", "var", "cov", "lambda_var", "lambda_cov", "accuracy",
@@ -66,6 +72,8 @@ class TrainConfig:
     diagnose_every: int = 25
     metric: str = "euclidean"
     refine: bool = False
+    within_group: bool = False
+    augment: bool = False
     hidden: int = 64
     optimizer: str = "adam"
     lr: float = 2e-3
@@ -127,8 +135,12 @@ class Trainer:
     def __init__(self, config: TrainConfig, data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
         self.config = config
         backend.use(config.backend)
-        images, labels, _groups = data if data is not None else load_split(config, "train")
-        self.sampler = EpisodeSampler(images, labels, config.ways, config.shots, config.queries, seed=config.seed)
+        images, labels, groups = data if data is not None else load_split(config, "train")
+        augment = functools.partial(random_affine, **TRAIN_AUGMENT) if config.augment else None
+        self.sampler = EpisodeSampler(
+            images, labels, config.ways, config.shots, config.queries, seed=config.seed,
+            groups=groups, within_group=config.within_group, augment=augment,
+        )  # fmt: skip
         self.model = ProtoNet(hidden=config.hidden, metric=config.metric, refine=config.refine, dtype=config.dtype, seed=config.seed)
         self.params = list(self.model.parameters())
         self.names = [n for n, _ in self.model.named_parameters()]

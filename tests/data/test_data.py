@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from nploss.data import glyphs, omniglot
+from nploss.data.augment import random_affine
 
 OMNIGLOT = pathlib.Path(__file__).resolve().parents[3] / "shared" / "data" / "omniglot"
 needs_omniglot = pytest.mark.skipif(not (OMNIGLOT / "all_runs.zip").exists(), reason=f"Omniglot not found at {OMNIGLOT}")
@@ -26,6 +27,18 @@ def test_distortions_are_deterministic_and_keep_the_ink_in_range():
     assert len({x.tobytes() for x in a}) == 6  # each instance gets its own distortion
     ink = a.sum(axis=(1, 2))
     assert np.all(ink > 0.3 * image.sum() / 4) and np.all(ink < 3 * image.sum() / 4)
+
+
+def test_an_affine_warp_without_warp_is_the_identity_and_a_zoom_scales_the_ink_area():
+    square = np.zeros((1, 28, 28))
+    square[0, 10:18, 10:18] = 1.0  # 8x8 about the centre (14, 14)
+    rng = np.random.default_rng(0)
+    still = random_affine(square, rng, degrees=0, shear=0, scale=(1, 1), shift=0)
+    np.testing.assert_array_equal(still, square)
+    zoomed = random_affine(square, rng, degrees=0, shear=0, scale=(2, 2), shift=0)
+    np.testing.assert_allclose(zoomed.sum(), 4 * square.sum(), rtol=0.15)  # twice the side, four times the area
+    # the ink stays centred: nothing outside rows and columns 5..21 (8 pixels of the source, doubled, plus the bilinear rim)
+    assert zoomed[0, 14, 14] == 1 and zoomed[0, 5:22, 5:22].sum() == zoomed.sum()
 
 
 def test_there_are_enough_candidate_classes_and_the_splits_are_disjoint_by_script():
