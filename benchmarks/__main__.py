@@ -1,6 +1,6 @@
 """Run the benchmarks: ``python -m benchmarks [NAME ...] [--markdown [PATH]]`` (all but the long
 ``ablation`` by default; ``python -m benchmarks ablation [EPISODES]`` runs the few-shot ablation,
-~25 minutes).
+about 30 minutes).
 
 - ``engine``: engine overhead per op (a 1,000-op chain on tiny arrays);
 - ``losses``: fused losses, forward + backward, against PyTorch and the NumPy floor;

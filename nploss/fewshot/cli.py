@@ -16,6 +16,11 @@ from .train import TrainConfig
 EVAL_QUERIES = {1: 15, 5: 10}
 
 
+def eval_queries(shots: int) -> int:
+    """Query images per class of a test episode with ``shots`` support images per class."""
+    return EVAL_QUERIES.get(shots, max(1, 16 - shots))
+
+
 def _train(args: argparse.Namespace) -> int:
     try:
         return _train_or_raise(args)
@@ -44,8 +49,7 @@ def _train_or_raise(args: argparse.Namespace) -> int:
     if trainer.config.data == "glyphs" and args.eval_episodes > 0:
         images, labels, _ = load_split(trainer.config, "test")
         for shots in args.eval_shots:
-            queries = EVAL_QUERIES.get(shots, 16 - shots)
-            acc = evaluate(trainer.model, EpisodeSampler(images, labels, 5, shots, queries, seed=trainer.config.seed + 1), args.eval_episodes)
+            acc = evaluate(trainer.model, EpisodeSampler(images, labels, 5, shots, eval_queries(shots), seed=trainer.config.seed + 1), args.eval_episodes)
             summary[f"test_5way_{shots}shot"] = {"mean": acc.mean, "ci95": acc.ci95, "episodes": acc.episodes}
             print(f"test 5-way {shots}-shot: {acc}")
     summary["total_seconds"] = round(time.perf_counter() - start, 1)
@@ -76,7 +80,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         return 0
     data_config = dataclasses.replace(config, data="glyphs") if config.data == "omniglot" else config
     images, labels, groups = load_split(data_config, args.split)
-    sampler = EpisodeSampler(images, labels, args.ways, args.shots, args.queries, seed=args.seed, groups=groups, within_group=args.within_group)
+    queries = args.queries if args.queries is not None else eval_queries(args.shots)
+    sampler = EpisodeSampler(images, labels, args.ways, args.shots, queries, seed=args.seed, groups=groups, within_group=args.within_group)
     acc = evaluate(model, sampler, args.episodes, progress=not args.quiet)
     print(f"{args.split} {args.ways}-way {args.shots}-shot: {acc}")
     return 0
@@ -110,7 +115,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     add("--diagnose-every", type=int, default=d.diagnose_every, help=f"episodes between gradient-interference measurements (default {d.diagnose_every})")
     add("--metric", choices=("euclidean", "cosine"), default=d.metric, help="logits: -squared distance or scaled cosine")
     add("--refine", action="store_true", help="refine prototypes with a self-attention layer (FEAT)")
-    add("--within-group", action="store_true", help="draw each training episode's classes from one script or alphabet (fine-grained episodes, as the official Omniglot runs)")
+    add("--within-group", type=float, nargs="?", const=1.0, metavar="FRACTION",
+        help="draw training episodes' classes from one script or alphabet (fine-grained episodes, as the official Omniglot runs): "
+        "all of them, or this fraction (e.g. 0.5 mixes fine-grained and coarse episodes)")
     add("--augment", action="store_true", help="warp every training image by a small random affine map (rotation, shear, scale, shift)")
     add("--optimizer", choices=("adam", "sgd"), default=d.optimizer, help="optimiser (default adam)")
     add("--lr", type=float, default=d.lr, help=f"learning rate, halved at 50%% and 75%% of the run (default {d.lr})")
@@ -126,18 +133,18 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     evaluate = commands.add_parser(
         "evaluate",
         help="few-shot accuracy of a checkpoint with a 95%% confidence interval, or the official Omniglot runs",
-        description="N-way K-shot accuracy over test episodes of the embedded glyphs (mean and 95%% CI), or, with "
+        description="N-way K-shot accuracy over test episodes of the embedded glyphs (mean and 95% CI), or, with "
         "--omniglot-runs, the official score on the 20 Omniglot one-shot runs.",
     )
     add = evaluate.add_argument
     add("checkpoint", help="a checkpoint written by nploss train")
-    add("--ways", type=int, default=5)
-    add("--shots", type=int, default=1)
-    add("--queries", type=int, default=15)
+    add("--ways", type=int, default=5, help="classes per test episode (default 5)")
+    add("--shots", type=int, default=1, help="support images per class (default 1)")
+    add("--queries", type=int, help="query images per class (default 15 for 1 shot, 10 for 5 shots: a glyph class has 16 images)")
     add("--episodes", type=int, default=600, help="test episodes (default 600)")
-    add("--split", choices=("test", "val"), default="test")
+    add("--split", choices=("test", "val"), default="test", help="held-out classes to test on (default test)")
     add("--within-group", action="store_true", help="draw each episode's classes from one script (fine-grained episodes)")
     add("--omniglot-runs", metavar="PATH", help="score the official runs in all_runs.zip instead")
-    add("--seed", type=int, default=1)
-    add("--quiet", action="store_true")
+    add("--seed", type=int, default=1, help="seed of the test episodes (default 1, as after nploss train --seed 0)")
+    add("--quiet", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=_evaluate)

@@ -41,7 +41,9 @@ class EpisodeSampler:
     groups : array of shape (num_classes,), optional
         A group per class (the script of a glyph, the alphabet of an Omniglot character). With
         ``within_group=True`` every episode draws its classes from one group, as the official
-        Omniglot runs do (fine-grained episodes).
+        Omniglot runs do (fine-grained episodes); a fraction in (0, 1) draws that share of the
+        episodes within one group and the others from all classes (a mix of fine-grained and
+        coarse episodes).
     augment : callable, optional
         ``augment(images, rng) -> images``, applied to the support and query images of every
         episode with the sampler's own generator (so a resumed run draws the same warps), e.g.
@@ -57,7 +59,7 @@ class EpisodeSampler:
         queries: int,
         seed: int = 0,
         groups: np.ndarray | None = None,
-        within_group: bool = False,
+        within_group: bool | float = False,
         augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
     ) -> None:
         for name, value in (("ways", ways), ("shots", shots), ("queries", queries)):
@@ -79,8 +81,11 @@ class EpisodeSampler:
                 f"EpisodeSampler: {ways}-way episodes with {shots} shots and {queries} queries need {ways} classes "
                 f"with at least {need} images each; the data has {len(self.classes)}"
             )
-        self.pools: list[np.ndarray] = [self.classes]
-        if within_group:
+        self.within_group = float(within_group)
+        if not 0.0 <= self.within_group <= 1.0:
+            raise ValueError(f"EpisodeSampler: within_group must be a bool or a fraction in [0, 1], got {within_group!r}")
+        self.pools: list[np.ndarray] = []
+        if self.within_group > 0:
             if groups is None:
                 raise ValueError("EpisodeSampler: within_group=True needs groups")
             groups = np.asarray(groups)[self.classes]
@@ -90,7 +95,9 @@ class EpisodeSampler:
                 raise ValueError(f"EpisodeSampler: no group has {ways} classes with {need} images each")
 
     def sample(self) -> Episode:
-        pool = self.pools[self.rng.integers(len(self.pools))]
+        # (only a mix draws the coin, so all-coarse and all-fine runs keep their episode sequences)
+        fine = self.within_group == 1.0 or (self.within_group > 0 and self.rng.random() < self.within_group)
+        pool = self.pools[self.rng.integers(len(self.pools))] if fine else self.classes
         chosen = self.rng.choice(pool, self.ways, replace=False)
         support, query = [], []
         for c in chosen:

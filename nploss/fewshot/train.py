@@ -72,7 +72,7 @@ class TrainConfig:
     diagnose_every: int = 25
     metric: str = "euclidean"
     refine: bool = False
-    within_group: bool = False
+    within_group: float = 0.0  # share of training episodes drawn from one script/alphabet
     augment: bool = False
     hidden: int = 64
     optimizer: str = "adam"
@@ -95,6 +95,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive int, got {getattr(self, name)!r}")
         if self.ways < 2:
             raise ValueError(f"ways must be at least 2, got {self.ways}")
+        if not 0.0 <= float(self.within_group) <= 1.0:
+            raise ValueError(f"within_group must be a fraction in [0, 1], got {self.within_group!r}")
         for name in ("lambda_var", "lambda_cov", "gamma", "lr", "weight_decay", "lookahead_lr"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")

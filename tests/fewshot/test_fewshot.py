@@ -64,6 +64,13 @@ def test_augmented_episodes_warp_the_same_images_and_within_group_episodes_stay_
         assert len(set(groups[sampler.sample().classes])) == 1
     trainer = Trainer(tiny_config(within_group=True, augment=True), data=(images, labels, groups))
     assert len(set(groups[trainer.sampler.sample().classes])) == 1
+    # a fraction mixes them: 4 of 24 classes in 3 groups of 8 fall in one group by chance with
+    # probability 3 * C(8,4) / C(24,4) = 0.02, so about 0.5 + 0.5 * 0.02 of the episodes are in one
+    mixed = EpisodeSampler(images, labels, ways=4, shots=1, queries=3, seed=6, groups=groups, within_group=0.5)
+    single = np.mean([len(set(groups[mixed.sample().classes])) == 1 for _ in range(400)])
+    assert 0.42 < single < 0.6
+    with pytest.raises(ValueError, match="within_group must be a fraction"):
+        TrainConfig(within_group=1.5)
 
 
 def test_prototypes_are_class_means_of_the_support_embeddings():
