@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from .. import autograd as ag
+from .. import backend
 from .. import nn
 from ..autograd import Tensor
 
@@ -48,8 +49,10 @@ def episode_statistics(prototypes: Any, embeddings: Any, labels: Any) -> np.ndar
 
     ``prototypes`` (K, D); ``embeddings`` (M, D) of the episode with their class ``labels`` (M,).
     """
-    c = np.asarray(ag.as_data(prototypes), dtype=np.float64)
-    z = np.asarray(ag.as_data(embeddings), dtype=np.float64)
+    # two small arrays (K x D, M x D) come to the host once per episode: the statistics are
+    # a handful of numbers, and NumPy refuses implicit conversions of CuPy arrays
+    c = backend.to_numpy(ag.as_data(prototypes)).astype(np.float64)
+    z = backend.to_numpy(ag.as_data(embeddings)).astype(np.float64)
     labels = np.asarray(labels)
     unit = c / np.sqrt((c * c).sum(axis=1, keepdims=True) + 1e-12)
     cos = unit @ unit.T

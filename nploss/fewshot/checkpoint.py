@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
+
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read: missing, truncated, corrupt, or of another model."""
@@ -27,7 +29,7 @@ def _flatten_optimizer(prefix: str, state_dict: dict[str, Any], arrays: dict[str
     for i, entry in state_dict["state"].items():
         for key, value in entry.items():
             if hasattr(value, "shape") and value.shape != ():
-                arrays[f"optimizer/{prefix}/{i}/{key}"] = np.asarray(value)
+                arrays[f"optimizer/{prefix}/{i}/{key}"] = backend.to_numpy(value)
             else:
                 scalars[f"{i}/{key}"] = value.item() if hasattr(value, "item") else value
     return {"hyperparameters": state_dict["hyperparameters"], "scalars": scalars}

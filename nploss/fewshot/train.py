@@ -189,7 +189,7 @@ class Trainer:
         self.model.train()
         out = self.terms(episode)
         lam = self.lambda_values(out, episode)
-        lam_value = np.asarray(ag.as_data(lam), dtype=np.float64)
+        lam_value = backend.to_numpy(ag.as_data(lam)).astype(np.float64)  # two numbers, for the log
         active = [(name, out[name], w) for name, w in (("ce", 1.0), ("var", lam_value[0]), ("cov", lam_value[1])) if out[name] is not None]
         total = sum(float(w) * t for _, t, w in active)
         row: dict[str, float] = {k: math.nan for k in LOG_COLUMNS}

@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .. import backend
 from ..backend import get_array_module
 from ._spec import DOMAINS, LossSpec
 
 
 def _host_any(mask: Any) -> bool:
-    return bool(mask.any())
+    """One boolean to the host (on a GPU, a device-to-host copy of one byte per check)."""
+    return bool(backend.to_numpy(mask.any()))
 
 
 def reduction(name: Any, allowed: Sequence[str]) -> None:

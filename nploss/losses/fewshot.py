@@ -34,7 +34,8 @@ import numpy as np
 
 from ..autograd import Tensor, as_data
 from ..autograd import matmul as _tensor_matmul
-from ..backend import get_array_module, to_numpy
+from .. import backend
+from ..backend import get_array_module
 from ._apply import apply_loss
 from ._spec import Arg, LossSpec, register
 from ._validate import finite, labels as _check_labels
@@ -112,7 +113,7 @@ def _num_classes(support_labels: Any, n_way: int | None = None) -> int:
     in [0, K) has at least one support example (a class mean of nothing is 0/0)."""
     if support_labels.size == 0:
         raise ValueError("support_labels must hold at least one example, got an empty array")
-    host = np.asarray(to_numpy(support_labels))
+    host = backend.to_numpy(support_labels)
     k = int(host.max()) + 1 if n_way is None else n_way
     _check_labels("support_labels", support_labels, k)
     counts = np.bincount(host.ravel(), minlength=k)

@@ -254,3 +254,31 @@ def test_the_evaluate_command_scores_the_official_omniglot_runs_with_an_interval
     summary = summarise(np.array(per_run))
     assert len(per_run) == 20 and summary.mean == pytest.approx(score)
     assert f"{100 * score:.1f}% ± {100 * summary.ci95:.1f}% (95% CI over 20 runs)" in printed
+
+
+@pytest.mark.parametrize("overrides", [{}, {"lambda_mode": "adaptive"}])
+def test_a_training_step_brings_only_a_few_small_arrays_to_the_host(monkeypatch, overrides):
+    """On the GPU every ``backend.to_numpy`` is a device-to-host copy. Counted with a spy on the
+    NumPy backend, a plain training step may bring back the input checks' booleans, the query
+    logits (for the accuracy) and, with adaptive λ, the embeddings for the episode statistics and
+    the two λs: nothing the size of the network, and a bounded number of copies."""
+    from nploss import backend
+
+    sizes: list[int] = []
+    real = backend.to_numpy
+
+    def spy(a):  # noqa: ANN001, ANN202
+        sizes.append(int(np.size(a)))
+        return real(a)
+
+    monkeypatch.setattr(backend, "to_numpy", spy)
+    trainer = Trainer(tiny_config(diagnose_every=100, lambda_every=100, **overrides), data=TOY)
+    trainer.episode = 1  # not a diagnostic step (those copy every gradient for the cosines)
+    episode = trainer.sampler.sample()
+    trainer.step(episode)
+    parameters = sum(p.data.size for p in trainer.params)
+    images, dim = len(episode.support_images) + len(episode.query_images), trainer.config.hidden
+    arrays = [n for n in sizes if n > 1]  # support labels, logits; prototypes, embeddings, λs
+    assert 0 < len(arrays) <= 6, sizes
+    assert max(arrays) <= max(images * dim, len(episode.query_images) * episode.ways) < parameters / 10, sizes
+    assert len(sizes) - len(arrays) <= 20, sizes  # the input checks' flags, one byte each
