@@ -26,6 +26,13 @@ positive (so :math:`\lambda_t` shrinks) when the regulariser's gradient points a
 helps classification after the step, and negative when it helps. This is the first-order
 hypergradient of Baydin et al. 2018 ("Online Learning Rate Adaptation with Hypergradient
 Descent") applied to loss weights, as in meta-learned loss weighting (e.g. Shu et al. 2019).
+With ``lambda_target="held_out"`` the look-ahead loss is measured on fresh query images of the
+episode's classes instead (:meth:`EpisodeSampler.held_out`), so that λ is judged by how the
+regularised step generalises rather than by how it fits the episode's own queries.
+
+**What it learns** (README, few-shot results): on the embedded glyphs neither signal makes
+:math:`\lambda_{var}` lower on fine-grained episodes, as seed 000 expects; both settle on one level
+for every kind of episode.
 """
 
 from __future__ import annotations

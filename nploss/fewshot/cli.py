@@ -112,6 +112,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     add("--lambda-var", type=float, default=d.lambda_var, help=f"fixed λ_var (default {d.lambda_var})")
     add("--lambda-cov", type=float, default=d.lambda_cov, help=f"fixed λ_cov (default {d.lambda_cov})")
     add("--lambda-every", type=int, default=d.lambda_every, help=f"episodes between updates of the λ network (default {d.lambda_every})")
+    add("--lambda-target", choices=("held_out", "episode"), default=d.lambda_target,
+        help="queries the λ hypergradient is measured on: the episode's own (default) or fresh images of its classes")
     add("--diagnose-every", type=int, default=d.diagnose_every, help=f"episodes between gradient-interference measurements (default {d.diagnose_every})")
     add("--metric", choices=("euclidean", "cosine"), default=d.metric, help="logits: -squared distance or scaled cosine")
     add("--refine", action="store_true", help="refine prototypes with a self-attention layer (FEAT)")

@@ -16,13 +16,15 @@ import numpy as np
 @dataclass
 class Episode:
     """Support images (ways*shots, H, W) with labels, query images (ways*queries, H, W) with labels,
-    and the original class of each episode label."""
+    the original class of each episode label, and the indices of the images in the sampler's set."""
 
     support_images: np.ndarray
     support_labels: np.ndarray
     query_images: np.ndarray
     query_labels: np.ndarray
     classes: np.ndarray
+    support_index: np.ndarray | None = None
+    query_index: np.ndarray | None = None
 
     @property
     def ways(self) -> int:
@@ -104,7 +106,8 @@ class EpisodeSampler:
             picked = self.rng.choice(self.members[int(c)], self.shots + self.queries, replace=False)
             support.append(picked[: self.shots])
             query.append(picked[self.shots :])
-        support_images, query_images = self.images[np.concatenate(support)], self.images[np.concatenate(query)]
+        support_index, query_index = np.concatenate(support), np.concatenate(query)
+        support_images, query_images = self.images[support_index], self.images[query_index]
         if self.augment is not None:
             support_images, query_images = self.augment(support_images, self.rng), self.augment(query_images, self.rng)
         return Episode(
@@ -113,4 +116,24 @@ class EpisodeSampler:
             query_images,
             np.repeat(np.arange(self.ways), self.queries),
             chosen,
+            support_index,
+            query_index,
         )
+
+    def held_out(self, episode: Episode, queries: int) -> Episode:
+        """``episode`` with fresh query images: up to ``queries`` per class of its classes, none of
+        them in the episode (the same number for every class). The validation queries of the
+        adaptive λ's hypergradient (:mod:`nploss.fewshot.adaptive`)."""
+        if episode.support_index is None or episode.query_index is None:
+            raise ValueError("EpisodeSampler.held_out needs an episode drawn by a sampler (with its image indices)")
+        used = np.concatenate([episode.support_index, episode.query_index])
+        left = [np.setdiff1d(self.members[int(c)], used) for c in episode.classes]
+        n = min(queries, *(len(x) for x in left))
+        if n == 0:
+            raise ValueError("EpisodeSampler.held_out: a class of the episode has no image left")
+        query_index = np.concatenate([self.rng.choice(x, n, replace=False) for x in left])
+        query_images = self.images[query_index]
+        if self.augment is not None:
+            query_images = self.augment(query_images, self.rng)
+        labels = np.repeat(np.arange(episode.ways), n)
+        return Episode(episode.support_images, episode.support_labels, query_images, labels, episode.classes, episode.support_index, query_index)

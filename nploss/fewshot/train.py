@@ -68,6 +68,7 @@ class TrainConfig:
     lambda_var: float = 0.1
     lambda_cov: float = 0.01
     lambda_every: int = 10
+    lambda_target: str = "episode"  # queries of the λ hypergradient: the episode's own, or fresh images ("held_out")
     lookahead_lr: float = 0.1
     diagnose_every: int = 25
     metric: str = "euclidean"
@@ -85,7 +86,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         choices = {"data": ("glyphs", "omniglot"), "loss": ("ce", "focal"), "lambda_mode": ("fixed", "adaptive"),
-                   "metric": ("euclidean", "cosine"), "optimizer": ("adam", "sgd"), "backend": ("numpy", "cupy"),
+                   "metric": ("euclidean", "cosine"), "lambda_target": ("held_out", "episode"), "optimizer": ("adam", "sgd"), "backend": ("numpy", "cupy"),
                    "dtype": ("float32", "float64")}  # fmt: skip
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -206,7 +207,8 @@ class Trainer:
                     row[f"cos_{a}_{b}"] = _cosine(flat[a], flat[b])
             if self.lambdas is not None and self.episode % c.lambda_every == 0:
                 self.lambda_optimizer.zero_grad()
-                self.lookahead_loss(episode, lam, per_term).backward()
+                target = self.sampler.held_out(episode, c.queries) if c.lambda_target == "held_out" else episode
+                self.lookahead_loss(episode, lam, per_term, target).backward()
                 self.lambda_optimizer.step()
         else:
             total.backward()
@@ -234,10 +236,10 @@ class Trainer:
                 grads[name] = [g.data if g is not None else backend.xp().zeros_like(p.data) for g, p in zip(gs, self.params)]
         return grads
 
-    def lookahead_loss(self, episode: Episode, lam: Any, per_term: dict[str, list[Any]]) -> Any:
+    def lookahead_loss(self, episode: Episode, lam: Any, per_term: dict[str, list[Any]], target: Episode | None = None) -> Any:
         r"""The query loss :math:`\mathcal{L}_{CE}(\theta'(\lambda))` after one look-ahead step (see
-        :mod:`nploss.fewshot.adaptive`), as a Tensor that depends on ``lam`` (2,). The batch-norm
-        running statistics are left as they were."""
+        :mod:`nploss.fewshot.adaptive`) on the queries of ``target`` (default ``episode``), as a
+        Tensor that depends on ``lam`` (2,). The batch-norm running statistics are left as they were."""
         alpha = self.config.lookahead_lr
         lam = ag.astype(lam, self.params[0].dtype) if isinstance(lam, ag.Tensor) else lam
         ahead = {}
@@ -249,7 +251,7 @@ class Trainer:
             ahead[name] = ag.Tensor(p.data) - alpha * step
         saved = {name: b.data.copy() for name, b in self.model.named_buffers()}
         try:
-            return self.terms(episode, params=ahead)["ce"]
+            return self.terms(target if target is not None else episode, params=ahead)["ce"]
         finally:
             for name, b in self.model.named_buffers():
                 b.data[...] = saved[name]

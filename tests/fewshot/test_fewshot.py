@@ -73,6 +73,19 @@ def test_augmented_episodes_warp_the_same_images_and_within_group_episodes_stay_
         TrainConfig(within_group=1.5)
 
 
+def test_held_out_queries_are_fresh_images_of_the_same_classes():
+    images, labels, _ = TOY  # 8 images per class
+    sampler = EpisodeSampler(images, labels, ways=5, shots=2, queries=3, seed=3)
+    ep = sampler.sample()
+    val = sampler.held_out(ep, queries=5)  # only 3 are left per class
+    np.testing.assert_array_equal(val.classes, ep.classes)
+    np.testing.assert_array_equal(val.support_images, ep.support_images)
+    assert not set(val.query_index) & set(ep.query_index) | set(ep.support_index) & set(val.query_index)
+    np.testing.assert_array_equal(labels[val.query_index], ep.classes[val.query_labels])
+    assert len(val.query_index) == 5 * 3
+    np.testing.assert_array_equal(val.query_images, images[val.query_index])
+
+
 def test_prototypes_are_class_means_of_the_support_embeddings():
     images, labels, _ = TOY
     ep = EpisodeSampler(images, labels, ways=4, shots=3, queries=2, seed=2).sample()
@@ -112,15 +125,16 @@ def test_the_lambda_hypergradient_matches_finite_differences():
     per_term = trainer.term_gradients(out)
     lam0 = np.array([0.2, 0.05])
     lam = ag.Tensor(lam0, requires_grad=True)
-    (analytic,) = ag.grad(trainer.lookahead_loss(ep, lam, per_term), [lam])
-    numeric = numerical_grad(lambda x: trainer.lookahead_loss(ep, x, per_term).data, [lam0])[0]
+    val = trainer.sampler.held_out(ep, trainer.config.queries)
+    (analytic,) = ag.grad(trainer.lookahead_loss(ep, lam, per_term, val), [lam])
+    numeric = numerical_grad(lambda x: trainer.lookahead_loss(ep, x, per_term, val).data, [lam0])[0]
     assert np.max(relative_error(analytic.numpy(), numeric)) < 1e-6
     # and the closed form: dL(θ')/dλ_t = -α ∇L(θ') · g_t
     alpha = trainer.config.lookahead_lr
     ahead = {n: p.data - alpha * (per_term["ce"][i] + lam0[0] * per_term["var"][i] + lam0[1] * per_term["cov"][i])
              for i, (n, p) in enumerate(zip(trainer.names, trainer.params))}  # fmt: skip
     params = {n: ag.Tensor(v, requires_grad=True) for n, v in ahead.items()}
-    g_ahead = ag.grad(trainer.terms(ep, params=params)["ce"], list(params.values()), allow_unused=True)
+    g_ahead = ag.grad(trainer.terms(val, params=params)["ce"], list(params.values()), allow_unused=True)
     for k, term in enumerate(("var", "cov")):
         dot = sum(float(np.vdot(g.numpy(), per_term[term][i])) for i, g in enumerate(g_ahead) if g is not None)
         assert analytic.numpy()[k] == pytest.approx(-alpha * dot, rel=1e-8)
