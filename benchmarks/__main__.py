@@ -21,6 +21,7 @@ THREADS = os.environ.setdefault("NPLOSS_BENCH_THREADS", "2")
 os.environ.setdefault("OMP_NUM_THREADS", THREADS)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", THREADS)
 os.environ.setdefault("MKL_NUM_THREADS", THREADS)
+os.environ.setdefault("NPLOSS_NUM_THREADS", THREADS)  # the row blocks of large losses (nploss.losses._blocks)
 
 from . import audit_time, common, engine_overhead, fewshot_ablation, fused_losses, protonet_step  # noqa: E402
 

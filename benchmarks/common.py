@@ -91,7 +91,7 @@ def machine() -> dict[str, str]:
     cores = os.cpu_count() or 0
     info = {
         "CPU": f"{cpu_model()}, {cores} cores visible",
-        "threads": f"{THREADS} (NumPy's BLAS and PyTorch alike)",
+        "threads": f"{THREADS} (NumPy's BLAS, nploss's loss blocks and PyTorch alike)",
         "load average (1, 5, 15 min)": "unknown" if load is None else ", ".join(f"{x:.2f}" for x in load),
         "Python": platform.python_version(),
         "NumPy": numpy.__version__,

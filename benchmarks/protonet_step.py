@@ -108,7 +108,7 @@ def measure(threads: int) -> list[dict[str, Any]]:
 def _one_thread() -> list[dict[str, Any]]:
     """The same rows measured at 1 thread, in a child process (BLAS fixes its thread count when
     NumPy is imported)."""
-    env = {**os.environ, "NPLOSS_BENCH_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env = {**os.environ, "NPLOSS_BENCH_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NPLOSS_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "benchmarks.protonet_step", "--json"], env=env, capture_output=True, text=True,
                           cwd=pathlib.Path(__file__).resolve().parent.parent)  # fmt: skip
     if done.returncode != 0:

@@ -17,6 +17,7 @@ primitives. The audit holds the two against each other and against finite differ
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,7 +25,7 @@ from .. import autograd as ag
 from ..autograd import Tensor, as_data, is_grad_enabled, make_node
 from ..backend import get_array_module
 from ..numerics import array_namespace
-from . import _validate
+from . import _blocks, _validate
 from ._spec import LossSpec
 
 MODES = ("fused", "composite")
@@ -105,20 +106,31 @@ def apply_loss(spec: LossSpec, *inputs: Any, reduction: str = "mean", mode: str 
         return _reduce(ag, unreduced, reduction, _weights(spec, reduction, arrays, params, unreduced.size))
 
     xp = array_namespace(get_array_module(*arrays))
-    unreduced = spec.forward(xp, *arrays, **params)
-    weights = None if spec.reduces_itself else _weights(spec, reduction, arrays, params, unreduced.size)
-    # a 0-d array rather than a NumPy scalar, as CuPy returns
-    value = xp.asarray(unreduced if spec.reduces_itself else _reduce(xp, unreduced, reduction, weights))
+    blocks = _blocks.row_blocks(arrays, params) if spec.rowwise and not spec.reduces_itself else None
+    if blocks is not None:  # a large input: the same formulas, in row blocks on several threads
+        summed, shape = _blocks.forward(spec, xp, arrays, params, reduction, blocks)
+        weights = _weights(spec, reduction, arrays, params, math.prod(shape))
+        if not (weights is None or isinstance(weights, float)):
+            blocks = None  # per-sample weights (not among the rowwise losses today): evaluate whole
+    if blocks is not None:
+        value = xp.asarray(summed if reduction != "mean" else summed * summed.dtype.type(weights))
+    else:
+        unreduced = spec.forward(xp, *arrays, **params)
+        weights = None if spec.reduces_itself else _weights(spec, reduction, arrays, params, unreduced.size)
+        # a 0-d array rather than a NumPy scalar, as CuPy returns
+        value = xp.asarray(unreduced if spec.reduces_itself else _reduce(xp, unreduced, reduction, weights))
+        shape = unreduced.shape
     if not with_tensors:
         return value
     parents = tuple(inputs[i] if isinstance(inputs[i], Tensor) else Tensor(arrays[i]) for i in spec.differentiable)
-    shape = unreduced.shape
 
     def vjp(g: Tensor, out: Tensor) -> tuple[Any, ...]:
         if is_grad_enabled():  # create_graph: the analytic gradient, recorded on Tensors
             ns: Any = ag
             args: list[Any] = [x if isinstance(x, Tensor) else Tensor(a) for x, a in zip(inputs, arrays)]
             g_in: Any = g
+        elif blocks is not None:
+            return tuple(Tensor(gr) for gr in _blocks.vjp(spec, xp, g.data, arrays, params, reduction, weights, shape, blocks))
         else:
             ns, args, g_in = xp, arrays, g.data
         if not spec.reduces_itself:

@@ -94,6 +94,10 @@ class LossSpec:
         Whether the loss is never negative (a property the tests check).
     second_order : bool
         Whether the analytic VJP is audited at second order.
+    rowwise : bool
+        Row ``i`` of the unreduced loss and of every gradient depends only on row ``i`` of every
+        input (elementwise losses; cross entropy over its classes): large inputs may then be
+        evaluated in row blocks on several threads (:mod:`nploss.losses._blocks`).
     stability_exceptions : dict
         Stability sweeps (``"large scale"``, ``"small scale"`` or an edge case's name) at which
         the loss may legitimately be non-finite, each with the documented reason (``exp(-y f)``
@@ -121,6 +125,7 @@ class LossSpec:
     edge_cases: dict[str, Callable[[np.random.Generator], list[np.ndarray]]] = field(default_factory=dict)
     nonnegative: bool = True
     second_order: bool = True
+    rowwise: bool = False
     stability_exceptions: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -195,6 +195,7 @@ def _check_bce(prediction: Any, target: Any, *, weight: Any, **_: Any) -> None:
 BINARY_CROSS_ENTROPY = register(
     LossSpec(
         name="binary_cross_entropy",
+        rowwise=True,
         family="classification",
         args=(Arg("prediction", "prob", ("N", "C")), Arg("target", "binary", ("N", "C"))),
         forward=_bce_forward,
@@ -320,6 +321,7 @@ def _check_bce_logits(logits: Any, target: Any, *, weight: Any, pos_weight: Any)
 BINARY_CROSS_ENTROPY_WITH_LOGITS = register(
     LossSpec(
         name="binary_cross_entropy_with_logits",
+        rowwise=True,
         family="classification",
         args=(Arg("logits", "logits", ("N", "C")), Arg("target", "binary", ("N", "C"))),
         forward=_bce_logits_forward,
@@ -494,6 +496,7 @@ def _logit_edges() -> dict[str, Any]:
 CROSS_ENTROPY = register(
     LossSpec(
         name="cross_entropy",
+        rowwise=True,
         family="classification",
         args=(Arg("logits", "logits", ("N", "C")), Arg("target", "label", ("N",), differentiable=False)),
         forward=_ce_forward,

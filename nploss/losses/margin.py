@@ -114,6 +114,7 @@ def _hinge_kinks(scores: Any, target: Any, *, margin: float) -> Any:
 HINGE = register(
     LossSpec(
         name="hinge",
+        rowwise=True,
         family="classification",
         args=BINARY,
         forward=_hinge_forward,

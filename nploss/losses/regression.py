@@ -74,6 +74,7 @@ def _mse_vjp(xp: Any, g: Any, prediction: Any, target: Any) -> tuple[Any, Any]:
 MSE = register(
     LossSpec(
         name="mse",
+        rowwise=True,
         family="regression",
         args=PAIR,
         forward=_mse_forward,
@@ -128,6 +129,7 @@ def _abs_error_kinks(prediction: Any, target: Any, **_: Any) -> Any:
 MAE = register(
     LossSpec(
         name="mae",
+        rowwise=True,
         family="regression",
         args=PAIR,
         forward=_mae_forward,
@@ -303,6 +305,7 @@ def _huber_kinks(prediction: Any, target: Any, *, delta: float) -> Any:
 HUBER = register(
     LossSpec(
         name="huber",
+        rowwise=True,
         family="regression",
         args=PAIR,
         forward=_huber_forward,
@@ -365,6 +368,7 @@ def _smooth_l1_kinks(prediction: Any, target: Any, *, beta: float) -> Any:
 SMOOTH_L1 = register(
     LossSpec(
         name="smooth_l1",
+        rowwise=True,
         family="regression",
         args=PAIR,
         forward=_smooth_l1_forward,
@@ -516,6 +520,7 @@ def _log_cosh_vjp(xp: Any, g: Any, prediction: Any, target: Any) -> tuple[Any, A
 LOG_COSH = register(
     LossSpec(
         name="log_cosh",
+        rowwise=True,
         family="regression",
         args=PAIR,
         forward=_log_cosh_forward,
