@@ -2,8 +2,9 @@
 
 Each row times one training-style call: the inputs are Tensors that require a gradient (labels
 and signs excepted), the loss is reduced with ``'mean'`` and ``loss.backward()`` fills every
-gradient. The same call runs in PyTorch (CPU, same thread count, same dtype). Two NumPy floors
-bound what any implementation could do on this machine:
+gradient. The same call runs in PyTorch (CPU, same thread count, same dtype); nploss evaluates
+these large losses in row blocks on the same number of threads (``nploss.losses._blocks``). Two
+plain NumPy floors, each on one core, bound what one core could do:
 
 - **memcpy**: copying as many bytes as the loss must move at least (its inputs read once, its
   gradients written once), i.e. ``np.copyto`` of half that many bytes;

@@ -30,10 +30,12 @@ MIN_ELEMENTS = 1 << 20  # below this the per-block Python overhead outweighs the
 BLOCK_BYTES = 1 << 20  # per input block: its temporaries stay in the shared cache; fewer, larger blocks cost less Python
 
 
-
 def _default_threads() -> int:
-    if os.environ.get("NPLOSS_NUM_THREADS"):
-        return max(1, int(os.environ["NPLOSS_NUM_THREADS"]))
+    value = os.environ.get("NPLOSS_NUM_THREADS", "")
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"NPLOSS_NUM_THREADS must be a positive integer, got {value!r}")
+        return int(value)
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -53,6 +55,7 @@ def set_num_threads(n: int) -> None:
 
 
 def get_num_threads() -> int:
+    """The threads that evaluate the blocks of a large loss."""
     return _threads[0]
 
 
