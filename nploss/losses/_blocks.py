@@ -6,57 +6,29 @@ and each pass writes a temporary as large as the input: on 1e7 elements every te
 through main memory, and every ufunc runs on one core. A loss whose row ``i`` (of the unreduced
 loss and of every gradient) depends only on row ``i`` of its inputs (``LossSpec.rowwise``:
 elementwise losses, cross entropy over its classes) can instead be evaluated on blocks of rows
-small enough for the temporaries to stay in cache, and the blocks shared among threads (NumPy
-releases the GIL inside its loops). Every element goes through the same operations, so the
-unreduced losses and the gradients are bitwise those of one call; a reduced value differs only by
-the order of its sum.
+small enough for the temporaries to stay in cache, and the blocks shared among threads
+(:mod:`nploss.parallel`: NumPy releases the GIL inside its loops). Every element goes through the
+same operations, so the unreduced losses and the gradients are bitwise those of one call; a
+reduced value differs only by the order of its sum.
 
 Only plain NumPy arrays are blocked, above :data:`MIN_ELEMENTS`, with scalar parameters and
 scalar reduction weights; a backward pass that is itself recorded (``create_graph=True``) and
-the composite mode use the loss unchanged. ``NPLOSS_NUM_THREADS`` (or :func:`set_num_threads`)
-sets the threads; 1 keeps the blocking (for the cache) on the calling thread.
+the composite mode use the loss unchanged. ``NPLOSS_NUM_THREADS`` (or
+:func:`nploss.parallel.set_num_threads`) sets the threads; with 1 the blocks run on the calling
+thread.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from .. import parallel
+
 MIN_ELEMENTS = 1 << 20  # below this the per-block Python overhead outweighs the saved traffic
 BLOCK_BYTES = 1 << 20  # per input block: its temporaries stay in the shared cache; fewer, larger blocks cost less Python
-
-
-def _default_threads() -> int:
-    value = os.environ.get("NPLOSS_NUM_THREADS", "")
-    if value:
-        if not value.isdigit() or int(value) < 1:
-            raise ValueError(f"NPLOSS_NUM_THREADS must be a positive integer, got {value!r}")
-        return int(value)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-_threads = [_default_threads()]
-_pool: list[ThreadPoolExecutor | None] = [None]
-
-
-def set_num_threads(n: int) -> None:
-    """Threads that evaluate the blocks of a large loss (default: ``NPLOSS_NUM_THREADS``, else
-    the cores this process may use)."""
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"set_num_threads: n must be a positive int, got {n!r}")
-    if _pool[0] is not None:
-        _pool[0].shutdown()
-        _pool[0] = None
-    _threads[0] = n
-
-
-def get_num_threads() -> int:
-    """The threads that evaluate the blocks of a large loss."""
-    return _threads[0]
 
 
 def row_blocks(arrays: Sequence[Any], params: dict[str, Any]) -> list[slice] | None:
@@ -73,26 +45,14 @@ def row_blocks(arrays: Sequence[Any], params: dict[str, Any]) -> list[slice] | N
     return [slice(start, min(start + step, rows)) for start in range(0, rows, step)]
 
 
-def map_blocks(fn: Callable[[slice], Any], blocks: list[slice]) -> list[Any]:
-    """``[fn(block) for block in blocks]``, on the thread pool, in order."""
-    if _threads[0] == 1:
-        return [fn(b) for b in blocks]
-    if _pool[0] is None:
-        _pool[0] = ThreadPoolExecutor(max_workers=_threads[0], thread_name_prefix="nploss-blocks")
-    # contiguous runs of blocks per task: fewer hand-offs, and each thread walks memory in order
-    per_task = max(1, len(blocks) // (4 * _threads[0]))
-    runs = [blocks[i : i + per_task] for i in range(0, len(blocks), per_task)]
-    return [r for results in _pool[0].map(lambda run: [fn(b) for b in run], runs) for r in results]
-
-
 def forward(spec: Any, xp: Any, arrays: Sequence[Any], params: dict[str, Any], reduction: str, blocks: list[slice]) -> tuple[Any, tuple[int, ...]]:
     """The unreduced loss (``'none'``) or its sum, evaluated block by block, and the shape of the
     unreduced loss. ``xp`` is the namespace the loss's formulas take (NumPy's, with the few
     functions it lacks)."""
     if reduction == "none":
-        out = np.concatenate(map_blocks(lambda b: spec.forward(xp, *(a[b] for a in arrays), **params), blocks))
+        out = np.concatenate(parallel.map_in_order(lambda b: spec.forward(xp, *(a[b] for a in arrays), **params), blocks))
         return out, out.shape
-    parts = map_blocks(lambda b: _sum_and_tail(spec.forward(xp, *(a[b] for a in arrays), **params)), blocks)
+    parts = parallel.map_in_order(lambda b: _sum_and_tail(spec.forward(xp, *(a[b] for a in arrays), **params)), blocks)
     return np.sum(np.stack([p[0] for p in parts])), (arrays[0].shape[0], *parts[0][1])
 
 
@@ -118,5 +78,5 @@ def vjp(spec: Any, xp: Any, g: Any, arrays: Sequence[Any], params: dict[str, Any
         for out, f in zip(grads, block_grads(b)):
             out[b] = f
 
-    map_blocks(write, blocks[1:])
+    parallel.map_in_order(write, blocks[1:])
     return tuple(grads)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import nploss.autograd as ag
+from nploss import parallel
 from nploss.losses import REGISTRY, _blocks, apply_loss
 
 ROWWISE = sorted(n for n, spec in REGISTRY.items() if spec.rowwise)
@@ -18,9 +19,9 @@ def small_blocks(monkeypatch):
     """Blocking for any size, in blocks of a few rows, on two threads."""
     monkeypatch.setattr(_blocks, "MIN_ELEMENTS", 0)
     monkeypatch.setattr(_blocks, "BLOCK_BYTES", 512)
-    _blocks.set_num_threads(2)
+    parallel.set_num_threads(2)
     yield
-    _blocks.set_num_threads(_blocks._default_threads())
+    parallel.set_num_threads(parallel._default_threads())
 
 
 def _value_and_grads(spec, inputs, reduction):
@@ -54,13 +55,13 @@ def test_blocks_keep_float32_and_one_thread_gives_the_same(small_blocks):
     spec = REGISTRY["huber"]
     inputs = [x.astype(np.float32) for x in spec.sample(np.random.default_rng(1), {"N": 500})]
     two, grads_two = _value_and_grads(spec, inputs, "mean")
-    _blocks.set_num_threads(1)
+    parallel.set_num_threads(1)
     one, grads_one = _value_and_grads(spec, inputs, "mean")
     assert two.dtype == np.float32 and grads_two[0].dtype == np.float32
     assert one == two
     np.testing.assert_array_equal(grads_one[0], grads_two[0])
     with pytest.raises(ValueError, match="positive int"):
-        _blocks.set_num_threads(0)
+        parallel.set_num_threads(0)
 
 
 def test_array_parameters_and_recorded_backward_passes_are_not_blocked(small_blocks):
