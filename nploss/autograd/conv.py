@@ -48,35 +48,45 @@ def pad2d(x: Any, padding: tuple[int, int]) -> Tensor:
     return make_node(data, (x,), lambda g, out: (getitem(g, inner),))
 
 
-def unfold2d(x: Any, kernel: tuple[int, int], stride: tuple[int, int]) -> Tensor:
-    """Sliding windows of an (N, C, H, W) image as an (N, OH, OW, C, kh, kw) array (a copy)."""
-    x = _lift(x)
+def _window_view(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int]) -> Any:
+    """Every sliding window of an (N, C, H, W) image as an (N, C, OH, OW, kh, kw) strided view of
+    its data (no copy): entry (n, c, oh, ow, i, j) is pixel (oh * sh + i, ow * sw + j)."""
     xp = _xp(x)
     n, c, h, w = x.shape
     (kh, kw), (sh, sw) = kernel, stride
     oh, ow = _output_size(h, kh, sh), _output_size(w, kw, sw)
     data = xp.ascontiguousarray(x.data)
     s_n, s_c, s_h, s_w = data.strides
-    windows = xp.lib.stride_tricks.as_strided(
-        data, shape=(n, oh, ow, c, kh, kw), strides=(s_n, s_h * sh, s_w * sw, s_c, s_h, s_w)
+    return xp.lib.stride_tricks.as_strided(
+        data, shape=(n, c, oh, ow, kh, kw), strides=(s_n, s_c, s_h * sh, s_w * sw, s_h, s_w)
     )
-    return make_node(
-        xp.ascontiguousarray(windows), (x,), lambda g, out: (fold2d(g, x.shape, kernel, stride),)
-    )
+
+
+def _add_windows(image: Any, slabs: Any, stride: tuple[int, int]) -> Any:
+    """The adjoint of :func:`_window_view`: add ``slabs`` (A, B, kh, kw, OH, OW) into ``image``
+    (A, B, H, W) in place, slab (i, j) onto the strided grid of window entry (i, j), so
+    overlapping windows sum up."""
+    kh, kw, oh, ow = slabs.shape[2:]
+    sh, sw = stride
+    for i in range(kh):
+        for j in range(kw):
+            image[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += slabs[:, :, i, j]
+    return image
+
+
+def unfold2d(x: Any, kernel: tuple[int, int], stride: tuple[int, int]) -> Tensor:
+    """Sliding windows of an (N, C, H, W) image as an (N, OH, OW, C, kh, kw) array (a copy)."""
+    x = _lift(x)
+    windows = _xp(x).ascontiguousarray(_window_view(x, kernel, stride).transpose(0, 2, 3, 1, 4, 5))
+    return make_node(windows, (x,), lambda g, out: (fold2d(g, x.shape, kernel, stride),))
 
 
 def fold2d(cols: Any, shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int]) -> Tensor:
     """Adjoint of :func:`unfold2d`: add each window of ``cols`` back into an image of ``shape``."""
     cols = _lift(cols)
-    xp = _xp(cols)
-    (kh, kw), (sh, sw) = kernel, stride
-    _, oh, ow = cols.shape[:3]
-    image = xp.zeros(shape, dtype=cols.dtype)
-    # (N, OH, OW, C, kh, kw) -> (N, C, kh, kw, OH, OW): each (i, j) slab lands on a strided grid
-    slabs = cols.data.transpose(0, 3, 4, 5, 1, 2)
-    for i in range(kh):
-        for j in range(kw):
-            image[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += slabs[:, :, i, j]
+    image = _xp(cols).zeros(shape, dtype=cols.dtype)
+    # (N, OH, OW, C, kh, kw) -> (N, C, kh, kw, OH, OW)
+    _add_windows(image, cols.data.transpose(0, 3, 4, 5, 1, 2), stride)
     return make_node(image, (cols,), lambda g, out: (unfold2d(g, kernel, stride),))
 
 
@@ -85,16 +95,9 @@ def im2col(x: Any, kernel: tuple[int, int], stride: tuple[int, int]) -> Tensor:
     column (n, oh, ow) holds the window at (oh, ow) of image n, row (c, i, j) its entry (c, i, j).
     The windows of :func:`unfold2d`, transposed; the VJP is :func:`col2im`."""
     x = _lift(x)
-    xp = _xp(x)
-    n, c, h, w = x.shape
-    (kh, kw), (sh, sw) = kernel, stride
-    oh, ow = _output_size(h, kh, sh), _output_size(w, kw, sw)
-    data = xp.ascontiguousarray(x.data)
-    s_n, s_c, s_h, s_w = data.strides
-    windows = xp.lib.stride_tricks.as_strided(
-        data, shape=(c, kh, kw, n, oh, ow), strides=(s_c, s_h, s_w, s_n, s_h * sh, s_w * sw)
-    )
-    cols = xp.ascontiguousarray(windows).reshape(c * kh * kw, n * oh * ow)
+    windows = _window_view(x, kernel, stride)  # (N, C, OH, OW, kh, kw)
+    n, c, oh, ow, kh, kw = windows.shape
+    cols = _xp(x).ascontiguousarray(windows.transpose(1, 4, 5, 0, 2, 3)).reshape(c * kh * kw, n * oh * ow)
     return make_node(cols, (x,), lambda g, out: (col2im(g, x.shape, kernel, stride),))
 
 
@@ -110,10 +113,8 @@ def col2im(cols: Any, shape: tuple[int, ...], kernel: tuple[int, int], stride: t
     # added into a (C, N, H, W) image in the same order; NCHW is a transposed view of it (as the
     # output of conv2d, the ops that follow keep that memory order)
     image = xp.zeros((c, n, h, w), dtype=cols.dtype)
-    slabs = xp.ascontiguousarray(cols.data).reshape(c, kh, kw, n, oh, ow)
-    for i in range(kh):
-        for j in range(kw):
-            image[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += slabs[:, i, j]
+    slabs = xp.ascontiguousarray(cols.data).reshape(c, kh, kw, n, oh, ow).transpose(0, 3, 1, 2, 4, 5)
+    _add_windows(image, slabs, stride)
     return make_node(image.transpose(1, 0, 2, 3), (cols,), lambda g, out: (im2col(g, kernel, stride),))
 
 
