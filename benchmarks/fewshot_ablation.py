@@ -45,7 +45,7 @@ def lambda_by_granularity(trainer, config, episodes: int = 200) -> dict[str, flo
 
 def run(episodes: int = 1500) -> None:
     from nploss.fewshot import EpisodeSampler, Trainer, TrainConfig
-    from nploss.fewshot.cli import EVAL_QUERIES
+    from nploss.fewshot.cli import eval_queries
     from nploss.fewshot.evaluate import evaluate
     from nploss.fewshot.train import load_split
 
@@ -59,7 +59,7 @@ def run(episodes: int = 1500) -> None:
         images, labels, _ = load_split(config, "test")
         row = {"seconds": round(time.perf_counter() - start, 1)}
         for shots in SHOTS:
-            sampler = EpisodeSampler(images, labels, 5, shots, EVAL_QUERIES[shots], seed=config.seed + 1)
+            sampler = EpisodeSampler(images, labels, 5, shots, eval_queries(shots), seed=config.seed + 1)
             acc = evaluate(trainer.model, sampler, EVAL_EPISODES)
             row[f"{shots}-shot"] = {"mean": acc.mean, "ci95": acc.ci95}
         if trainer.lambdas is not None:

@@ -109,10 +109,7 @@ def apply_loss(spec: LossSpec, *inputs: Any, reduction: str = "mean", mode: str 
     blocks = _blocks.row_blocks(arrays, params) if spec.rowwise and not spec.reduces_itself else None
     if blocks is not None:  # a large input: the same formulas, in row blocks on several threads
         summed, shape = _blocks.forward(spec, xp, arrays, params, reduction, blocks)
-        weights = _weights(spec, reduction, arrays, params, math.prod(shape))
-        if not (weights is None or isinstance(weights, float)):
-            blocks = None  # per-sample weights (not among the rowwise losses today): evaluate whole
-    if blocks is not None:
+        weights = _weights(spec, reduction, arrays, params, math.prod(shape))  # one number (LossSpec.rowwise)
         value = xp.asarray(summed if reduction != "mean" else summed * summed.dtype.type(weights))
     else:
         unreduced = spec.forward(xp, *arrays, **params)

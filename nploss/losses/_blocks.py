@@ -63,7 +63,7 @@ def _sum_and_tail(unreduced: Any) -> tuple[Any, tuple[int, ...]]:
 def vjp(spec: Any, xp: Any, g: Any, arrays: Sequence[Any], params: dict[str, Any], reduction: str, weights: Any, shape: tuple[int, ...], blocks: list[slice]) -> tuple[Any, ...]:
     """The gradients of every differentiable input, block by block, written into one array each."""
     if reduction == "mean":
-        g = g * g.dtype.type(weights) if hasattr(g, "dtype") else g * weights
+        g = g * g.dtype.type(weights)
 
     def block_grads(b: slice) -> tuple[Any, ...]:
         g_block = g[b] if reduction == "none" else np.broadcast_to(g, (b.stop - b.start, *shape[1:]))

@@ -96,8 +96,10 @@ class LossSpec:
         Whether the analytic VJP is audited at second order.
     rowwise : bool
         Row ``i`` of the unreduced loss and of every gradient depends only on row ``i`` of every
-        input (elementwise losses; cross entropy over its classes): large inputs may then be
-        evaluated in row blocks on several threads (:mod:`nploss.losses._blocks`).
+        input (elementwise losses; cross entropy over its classes), and its mean-like reduction
+        weights are one number: large inputs may then be evaluated in row blocks on several
+        threads (:mod:`nploss.losses._blocks`; tests/losses/test_blocks.py holds every rowwise
+        loss to it).
     stability_exceptions : dict
         Stability sweeps (``"large scale"``, ``"small scale"`` or an edge case's name) at which
         the loss may legitimately be non-finite, each with the documented reason (``exp(-y f)``
