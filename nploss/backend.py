@@ -69,6 +69,9 @@ def xp() -> ModuleType:
     return _current["xp"]
 
 
+_NUMPY_ARRAY_TYPES = (numpy.ndarray, numpy.generic)
+
+
 def get_array_module(*arrays: Any) -> ModuleType:
     """The array module that owns ``arrays``: CuPy if any of them lives on the GPU, else NumPy.
 
@@ -81,8 +84,11 @@ def get_array_module(*arrays: Any) -> ModuleType:
                 return cupy
         if any(isinstance(a, numpy.ndarray) for a in arrays):
             return numpy
-    elif any(isinstance(a, numpy.ndarray | numpy.generic) for a in arrays):
-        return numpy
+        return cupy
+    # a plain loop, not any(<generator>): the engine asks this for every op on tiny arrays
+    for a in arrays:
+        if isinstance(a, _NUMPY_ARRAY_TYPES):
+            return numpy
     return _current["xp"]
 
 

@@ -17,13 +17,16 @@ Three design decisions keep the engine small and correct:
 2. **Broadcasting is undone in one place**: if a VJP returns a cotangent of a larger shape than
    its parent (because the forward broadcast the parent), ``_backprop`` sums it back with the
    differentiable ``sum_to`` op. No op repeats that logic.
-3. **The topological sort is iterative**, so deep graphs (long chains) do not hit Python's
-   recursion limit.
+3. **Every recorded node is numbered in the order it was made.** A node is made after its
+   parents, so sorting the nodes that lead to the output by that number is a topological order:
+   no depth-first search, and no recursion limit on deep graphs (long chains).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
+import operator
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -35,6 +38,10 @@ from .. import backend
 VJP = Callable[["Tensor", "Tensor"], Sequence["Tensor | None"]]
 
 _grad_enabled = [True]
+
+# The number of the next recorded node (leaves are all 0: they have no parents, so they can go
+# first in any order). See _topological_order.
+_next_node_number = itertools.count(1)
 
 
 @contextlib.contextmanager
@@ -83,7 +90,7 @@ class Tensor:
         Accumulated by :meth:`backward` on leaves (Tensors created by the user, not by an op).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_vjp", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_vjp", "_number", "__weakref__")
     # Make NumPy hand ``ndarray * Tensor`` over to Tensor.__rmul__ instead of broadcasting the
     # Tensor as an object array.
     __array_ufunc__ = None
@@ -104,6 +111,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self._parents: tuple[Tensor, ...] = ()
         self._vjp: VJP | None = None
+        self._number = 0
 
     # ----------------------------------------------------------------- array-like attributes
     @property
@@ -175,48 +183,25 @@ class Tensor:
             else:
                 leaf.grad = leaf.grad + g
 
-    # Operators and methods delegate to the ops module (imported at the bottom of this file).
-    def __add__(self, other: Any) -> Tensor:
-        return _ops.add(self, other)
-
+    # Operators and methods delegate to the ops module (imported at the bottom of this file);
+    # the forward operators (a + b, a * b, -a, a[i] ...) are the ops themselves, set at the end of ops.py.
     def __radd__(self, other: Any) -> Tensor:
         return _ops.add(other, self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return _ops.subtract(self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
         return _ops.subtract(other, self)
 
-    def __mul__(self, other: Any) -> Tensor:
-        return _ops.multiply(self, other)
-
     def __rmul__(self, other: Any) -> Tensor:
         return _ops.multiply(other, self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return _ops.divide(self, other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
         return _ops.divide(other, self)
 
-    def __pow__(self, exponent: Any) -> Tensor:
-        return _ops.power(self, exponent)
-
     def __rpow__(self, base: Any) -> Tensor:
         return _ops.power(base, self)
 
-    def __neg__(self) -> Tensor:
-        return _ops.negative(self)
-
-    def __matmul__(self, other: Any) -> Tensor:
-        return _ops.matmul(self, other)
-
     def __rmatmul__(self, other: Any) -> Tensor:
         return _ops.matmul(other, self)
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return _ops.getitem(self, index)
 
     # Comparisons give boolean Tensors outside the graph (masks for where/select).
     def __lt__(self, other: Any) -> Tensor:
@@ -257,43 +242,54 @@ class Tensor:
         return _ops.astype(self, dtype)
 
 
+_new_tensor = object.__new__  # a Tensor without __init__'s checks
+
+
 def constant(data: Any) -> Tensor:
     """Wrap an array already of the right kind as a leaf that needs no gradient (no checks: the
     engine's fast path for constants and cotangents)."""
-    out = Tensor.__new__(Tensor)
-    out.data, out.grad, out.requires_grad, out._parents, out._vjp = data, None, False, (), None
+    # one store per slot (a tuple assignment builds and unpacks a tuple: slower on this hot path)
+    out = _new_tensor(Tensor)
+    out.data = data
+    out.grad = None
+    out.requires_grad = False
+    out._parents = ()
+    out._vjp = None
+    out._number = 0
     return out
 
 
 def make_node(data: Any, parents: tuple[Tensor, ...], vjp: VJP) -> Tensor:
     """Wrap an op's result; record its parents and VJP only if a gradient can flow through it."""
-    out = Tensor.__new__(Tensor)
-    out.data, out.grad = data, None
     if _grad_enabled[0]:
         for p in parents:
             if p.requires_grad:
-                out.requires_grad, out._parents, out._vjp = True, parents, vjp
+                out = _new_tensor(Tensor)
+                out.data = data
+                out.grad = None
+                out.requires_grad = True
+                out._parents = parents
+                out._vjp = vjp
+                out._number = next(_next_node_number)
                 return out
-    out.requires_grad, out._parents, out._vjp = False, (), None
-    return out
+    return constant(data)
 
 
 def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
     """Nodes that require grad and lead to ``roots``, every parent before its children."""
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots]
-    while stack:
-        node, parents_done = stack.pop()
-        if parents_done:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        stack.extend((p, False) for p in node._parents if p.requires_grad and id(p) not in visited)
-    return order
+    nodes = list(roots)
+    seen = {id(node) for node in nodes}
+    for node in nodes:  # the list grows as parents are found: a breadth-first sweep
+        for p in node._parents:
+            if p.requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                nodes.append(p)
+    # parents are made before their children, so they have smaller numbers
+    nodes.sort(key=_node_number)
+    return nodes
+
+
+_node_number = operator.attrgetter("_number")
 
 
 def _seed(output: Tensor, grad_output: Any) -> Tensor:
@@ -331,17 +327,19 @@ def _backprop(
             g = grads.pop(id(node), None)
             if g is None:  # no path from the outputs' cotangents reaches this node
                 continue
-            if (wanted is None and node._vjp is None) or (wanted is not None and id(node) in wanted):
+            vjp = node._vjp
+            if (vjp is None) if wanted is None else (id(node) in wanted):
                 found[id(node)] = (node, g)
-            if node._vjp is None:
+            if vjp is None:
                 continue
-            for parent, g_parent in zip(node._parents, node._vjp(g, node)):
+            for parent, g_parent in zip(node._parents, vjp(g, node)):
                 if g_parent is None or not parent.requires_grad:
                     continue
-                if g_parent.shape != parent.shape:  # the forward broadcast this parent
-                    g_parent = _ops.sum_to(g_parent, parent.shape)
+                if g_parent.data.shape != parent.data.shape:  # the forward broadcast this parent
+                    g_parent = _ops.sum_to(g_parent, parent.data.shape)
                 key = id(parent)
-                grads[key] = grads[key] + g_parent if key in grads else g_parent
+                previous = grads.get(key)
+                grads[key] = g_parent if previous is None else previous + g_parent
     return found
 
 

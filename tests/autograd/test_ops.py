@@ -336,6 +336,34 @@ def test_stable_ops_stay_finite_at_extreme_inputs():
     assert ag.logsumexp(np.array([-np.inf, -np.inf]), axis=0).data == -np.inf
 
 
+@pytest.mark.parametrize("shape", [(), (2, 3)])
+def test_a_plain_and_a_recorded_backward_pass_agree_and_keep_float32(shape):
+    # The arithmetic ops evaluate their VJP formula on arrays in a plain backward pass and on
+    # Tensors in a recorded one: both must give the same float32 gradient, 0-d inputs included
+    rng = np.random.default_rng(0)
+    data = (rng.uniform(0.5, 2.0, size=shape)).astype(np.float32)
+    ops = [ag.exp, ag.log, ag.log1p, ag.sqrt, ag.sign, ag.tanh, ag.sigmoid, ag.negative,
+           lambda t: t * 3.0, lambda t: 3.0 * t, lambda t: t / 3.0, lambda t: 3.0 / t, lambda t: t * t / (t + 1.0)]
+    for op in ops:
+        x = ag.Tensor(data, requires_grad=True)
+        (plain,) = ag.grad(ag.sum(op(x)), x)
+        (recorded,) = ag.grad(ag.sum(op(x)), x, create_graph=True)
+        assert plain.dtype == np.float32 and recorded.dtype == np.float32
+        np.testing.assert_allclose(plain.data, recorded.data, rtol=1e-6)
+
+
+def test_python_number_constants_keep_their_sign_and_stay_unchanged():
+    x = ag.Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    # made once and shared (see ops._numpy_constant), except signed zeros: 0.0 == -0.0
+    assert np.all(np.signbit((x * -0.0).data) == [True, False])
+    assert np.all(np.signbit((x * 0.0).data) == [False, True])
+    assert np.all(np.signbit((x * -0.0).data) == [True, False])
+    constant = (x * 2.5)._parents[1]
+    assert constant is (x * 2.5)._parents[1]
+    with pytest.raises(ValueError, match="read-only"):
+        constant.data[...] = 0.0
+
+
 def test_float32_stays_float32():
     x = ag.Tensor(np.ones((2, 3), dtype=np.float32), requires_grad=True)
     y = ag.sum(ag.exp(x * 2.0 + 1) / 3.0 - ag.sqrt(x) ** 2.0, axis=1)

@@ -36,6 +36,20 @@ def test_a_long_chain_does_not_hit_the_recursion_limit():
     assert x.grad.item() == pytest.approx(1.0001**5000, rel=1e-9)
 
 
+def test_nodes_made_in_any_order_are_differentiated_after_all_their_children():
+    # The backward pass sorts nodes by the order they were made: a node used again much later
+    # (b feeds d, made after c) must still receive every cotangent before passing it on
+    x = Tensor(np.array(2.0), requires_grad=True)
+    a = x * 3.0
+    b = ag.exp(a)
+    c = ag.tanh(x)
+    d = b * c + a * b
+    (gx,) = ag.grad(d, x)
+    e, t = np.exp(6.0), np.tanh(2.0)
+    expected = 3 * e * t + e * (1 - t * t) + 3 * e + 6.0 * 3 * e
+    assert gx.item() == pytest.approx(expected, rel=1e-12)
+
+
 def test_no_grad_records_nothing():
     x = Tensor(np.ones(3), requires_grad=True)
     with ag.no_grad():
