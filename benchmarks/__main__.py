@@ -22,6 +22,9 @@ os.environ.setdefault("OMP_NUM_THREADS", THREADS)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", THREADS)
 os.environ.setdefault("MKL_NUM_THREADS", THREADS)
 os.environ.setdefault("NPLOSS_NUM_THREADS", THREADS)  # the row blocks of large losses (nploss.losses._blocks)
+# What `import nploss` sets when it comes before NumPy: OpenBLAS's threads stop spinning soon
+# after a product, and leave the cores to nploss's own threads (see nploss.parallel)
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "18")
 
 from . import audit_time, common, engine_overhead, fewshot_ablation, fused_losses, protonet_step  # noqa: E402
 

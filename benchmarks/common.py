@@ -15,6 +15,7 @@ from typing import Any
 THREADS = int(os.environ.get("NPLOSS_BENCH_THREADS", "2"))
 # Repeats per measurement (medians); NPLOSS_BENCH_REPEATS=3 for a quicker, noisier run.
 REPEATS = int(os.environ.get("NPLOSS_BENCH_REPEATS", "5"))
+SETTLE_SECONDS = 0.05  # pause before each timed call (see interleaved_medians)
 
 
 def median_seconds(fn: Callable[[], Any], repeats: int = 7, warmup: int = 2) -> float:
@@ -34,6 +35,9 @@ def interleaved_medians(fns: dict[str, Callable[[], Any]], repeats: int = REPEAT
 
     Interleaving makes a ratio between two of them fair on a shared machine: a burst of load
     from another process slows both sides of the ratio alike, instead of whichever ran then.
+    Each timed call starts after a pause of ``SETTLE_SECONDS``: the OpenMP and BLAS threads of
+    the call before it (PyTorch's, NumPy's) keep spinning for a few milliseconds after their
+    work, and would otherwise hold a core at the start of the next call.
     """
     for _ in range(warmup):
         for fn in fns.values():
@@ -41,6 +45,7 @@ def interleaved_medians(fns: dict[str, Callable[[], Any]], repeats: int = REPEAT
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
+            time.sleep(SETTLE_SECONDS)
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
@@ -91,7 +96,8 @@ def machine() -> dict[str, str]:
     cores = os.cpu_count() or 0
     info = {
         "CPU": f"{cpu_model()}, {cores} cores visible",
-        "threads": f"{THREADS} (NumPy's BLAS, nploss's loss blocks and PyTorch alike)",
+        "threads": f"{THREADS} (NumPy's BLAS, nploss's thread pool and PyTorch alike; OpenBLAS thread timeout "
+        f"{os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'default')})",
         "load average (1, 5, 15 min)": "unknown" if load is None else ", ".join(f"{x:.2f}" for x in load),
         "Python": platform.python_version(),
         "NumPy": numpy.__version__,

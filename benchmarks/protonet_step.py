@@ -95,7 +95,7 @@ def measure(threads: int) -> list[dict[str, Any]]:
         fns = {"nploss": nploss_step(ways, shots, queries)}
         if torch is not None:
             fns["torch"] = torch_step(torch, ways, shots, queries)
-        t = interleaved_medians(fns, warmup=2)
+        t = interleaved_medians(fns, repeats=2 * REPEATS, warmup=2)  # short steps: more repeats
         images = ways * (shots + queries)
         row = {"episode": f"{ways}-way {shots}-shot {queries}-query ({images} images)", "threads": threads}
         row["nploss_ms"] = 1e3 * t["nploss"]
@@ -119,7 +119,7 @@ def _one_thread() -> list[dict[str, Any]]:
 
 def run() -> list[dict[str, Any]]:
     print(f"Prototypical network (Conv-4, {HIDDEN} filters, float32), one training step with Adam, "
-          f"median of {REPEATS} interleaved repeats; {THREADS} threads{', then 1 thread' if THREADS != 1 else ''}")  # fmt: skip
+          f"median of {2 * REPEATS} interleaved repeats; {THREADS} threads{', then 1 thread' if THREADS != 1 else ''}")  # fmt: skip
     rows = measure(THREADS)
     if THREADS != 1:
         rows += _one_thread()

@@ -2,20 +2,30 @@
 
 NumPy's ufuncs and copies run on one core, but they release the GIL while they loop, so
 independent slices of one large computation can run on several threads at once. nploss uses
-this for losses on large inputs, evaluated in row blocks (:mod:`nploss.losses._blocks`). (The
-convolution's copies gained nothing this way, most likely because the BLAS threads of its
-matrix products, still spinning after each product, already occupy the cores.)
+this for losses on large inputs, evaluated in row blocks (:mod:`nploss.losses._blocks`), and for
+the per-channel work of a convolutional network (the copies of the convolution, batch norm,
+ReLU, max-pooling: :func:`for_each_block`).
 ``NPLOSS_NUM_THREADS`` (or :func:`set_num_threads`) sets the threads; the default is the number
 of cores this process may use. Only NumPy arrays are split: CuPy already runs every kernel on
 the whole GPU.
+
+One condition for any gain: OpenBLAS, NumPy's usual BLAS, keeps its threads spinning for about
+0.1 s after every matrix product (``OPENBLAS_THREAD_TIMEOUT``, 2^28 cycles by default), so
+between the products of a network they hold the cores these threads need (two threads then do
+no better than one). ``import nploss`` shortens that wait to 2^18 cycles (a tenth of a
+millisecond) unless you set the variable yourself; OpenBLAS reads it once, when NumPy is first
+imported, so import nploss first or export it (``OPENBLAS_THREAD_TIMEOUT=18``).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
+
+import numpy as np
 
 T = TypeVar("T")
 
@@ -59,3 +69,34 @@ def map_in_order(fn: Callable[[T], Any], items: Iterable[T]) -> list[Any]:
     per_task = max(1, len(items) // (4 * _threads[0]))
     runs = [items[i : i + per_task] for i in range(0, len(items), per_task)]
     return [r for results in _pool[0].map(lambda run: [fn(item) for item in run], runs) for r in results]
+
+
+# Below this many elements a block is not worth a hand-off to another thread (tens of µs).
+MIN_BLOCK_ELEMENTS = 1 << 16
+
+
+def for_each_block(fn: Callable[[tuple[Any, ...]], Any], shape: tuple[int, ...], axis: int | None, xp: Any = None) -> None:
+    """Call ``fn(index)`` for contiguous blocks of ``axis`` that together cover an array of
+    ``shape``, one block per thread, concurrently; ``index`` selects the block
+    (``array[index]``). ``fn`` must write its results into its block only.
+
+    One block, the whole array (``fn`` called once, here), when ``axis`` is None, when there is
+    one thread, when the array is too small to share, or when ``xp`` is not NumPy (a GPU runs
+    each kernel on all its cores).
+    """
+    parts = 1 if axis is None else min(_threads[0], shape[axis], math.prod(shape) // MIN_BLOCK_ELEMENTS)
+    if parts < 2 or (xp is not None and xp is not np):
+        fn((Ellipsis,))
+        return
+    n = shape[axis]
+    lead = (slice(None),) * axis
+    bounds = [n * i // parts for i in range(parts + 1)]
+    map_in_order(fn, [lead + (slice(bounds[i], bounds[i + 1]),) for i in range(parts)])
+
+
+def outermost_axis(array: Any) -> int | None:
+    """The axis with the largest stride (None for a 0-d array): its blocks are contiguous in
+    memory, whatever view of the data ``array`` is (a transposed one, after a convolution)."""
+    if array.ndim == 0:
+        return None
+    return max(range(array.ndim), key=lambda a: abs(array.strides[a]) * (array.shape[a] > 1))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import parallel
 from .ops import _lift, _xp, broadcast_to, getitem, matmul, max, reshape, transpose
 from .tensor import Tensor, constant, is_grad_enabled, make_node
 
@@ -42,9 +43,17 @@ def pad2d(x: Any, padding: tuple[int, int]) -> Tensor:
     ph, pw = padding
     if ph == pw == 0:
         return x
+    xp = _xp(x)
     inner = (Ellipsis, slice(ph, ph + x.shape[-2]), slice(pw, pw + x.shape[-1]))
-    data = _xp(x).zeros(x.shape[:-2] + (x.shape[-2] + 2 * ph, x.shape[-1] + 2 * pw), dtype=x.dtype)
-    data[inner] = x.data  # what numpy.pad does, without its generality
+    # in the memory order of x (channels first after a conv2d), so that blocks are contiguous
+    data = xp.empty_like(x.data, shape=x.shape[:-2] + (x.shape[-2] + 2 * ph, x.shape[-1] + 2 * pw))
+
+    def pad(block: tuple[Any, ...]) -> None:  # what numpy.pad does, without its generality
+        data[block] = 0
+        data[block][inner] = x.data[block]
+
+    split = parallel.outermost_axis(x.data)
+    parallel.for_each_block(pad, x.shape, None if split is not None and split >= x.ndim - 2 else split, xp)
     return make_node(data, (x,), lambda g, out: (getitem(g, inner),))
 
 
@@ -55,7 +64,7 @@ def _window_view(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int]) ->
     n, c, h, w = x.shape
     (kh, kw), (sh, sw) = kernel, stride
     oh, ow = _output_size(h, kh, sh), _output_size(w, kw, sw)
-    data = xp.ascontiguousarray(x.data)
+    data = x.data  # any memory order: the view takes its strides as they are
     s_n, s_c, s_h, s_w = data.strides
     return xp.lib.stride_tricks.as_strided(
         data, shape=(n, c, oh, ow, kh, kw), strides=(s_n, s_c, s_h * sh, s_w * sw, s_h, s_w)
@@ -95,9 +104,17 @@ def im2col(x: Any, kernel: tuple[int, int], stride: tuple[int, int]) -> Tensor:
     column (n, oh, ow) holds the window at (oh, ow) of image n, row (c, i, j) its entry (c, i, j).
     The windows of :func:`unfold2d`, transposed; the VJP is :func:`col2im`."""
     x = _lift(x)
-    windows = _window_view(x, kernel, stride)  # (N, C, OH, OW, kh, kw)
-    n, c, oh, ow, kh, kw = windows.shape
-    cols = _xp(x).ascontiguousarray(windows.transpose(1, 4, 5, 0, 2, 3)).reshape(c * kh * kw, n * oh * ow)
+    xp = _xp(x)
+    windows = _window_view(x, kernel, stride).transpose(1, 4, 5, 0, 2, 3)  # (C, kh, kw, N, OH, OW)
+    c, kh, kw, n, oh, ow = windows.shape
+    cols = xp.empty(windows.shape, dtype=x.dtype)
+
+    def copy(block: tuple[slice, ...]) -> None:  # the copy is the cost
+        cols[block] = windows[block]
+
+    # blocks of channels, or of images for an input with fewer channels than threads
+    parallel.for_each_block(copy, cols.shape, axis=0 if c >= parallel.get_num_threads() else 3, xp=xp)
+    cols = cols.reshape(c * kh * kw, n * oh * ow)
     return make_node(cols, (x,), lambda g, out: (col2im(g, x.shape, kernel, stride),))
 
 
@@ -112,9 +129,14 @@ def col2im(cols: Any, shape: tuple[int, ...], kernel: tuple[int, int], stride: t
     # (C, kh, kw, N, OH, OW): each (i, j) slab is (C, N, OH, OW), rows of OW contiguous values,
     # added into a (C, N, H, W) image in the same order; NCHW is a transposed view of it (as the
     # output of conv2d, the ops that follow keep that memory order)
-    image = xp.zeros((c, n, h, w), dtype=cols.dtype)
+    image = xp.empty((c, n, h, w), dtype=cols.dtype)
     slabs = xp.ascontiguousarray(cols.data).reshape(c, kh, kw, n, oh, ow).transpose(0, 3, 1, 2, 4, 5)
-    _add_windows(image, slabs, stride)
+
+    def fold(block: tuple[slice, ...]) -> None:  # a block of channels
+        image[block] = 0
+        _add_windows(image[block], slabs[block], stride)
+
+    parallel.for_each_block(fold, image.shape, axis=0, xp=xp)
     return make_node(image.transpose(1, 0, 2, 3), (cols,), lambda g, out: (im2col(g, kernel, stride),))
 
 
@@ -194,17 +216,31 @@ def _tiled_max_pool2d(x: Tensor, kernel: tuple[int, int]) -> Tensor:
     # comparison below then runs over one long contiguous loop, not over rows of OW values
     # taken every kw-th element. N and C keep the memory order of x (C first after a conv2d).
     order = (0, 1) if x.data.strides[0] >= x.data.strides[1] else (1, 0)
-    copied = xp.ascontiguousarray(windows.transpose(3, 5, *order, 2, 4))
+    windows_in_order = windows.transpose(3, 5, *order, 2, 4)
+    copied = xp.empty(windows_in_order.shape, dtype=x.dtype)
+    pooled = xp.empty(copied.shape[2:], dtype=x.dtype)
+
+    def forward(block: tuple[Any, ...]) -> None:  # blocks of the outer of N and C
+        within = (slice(None), slice(None), *block)
+        copied[within] = windows_in_order[within]
+        xp.copyto(pooled[block], copied[0, 0][block])
+        for k in range(1, kh * kw):
+            xp.maximum(pooled[block], copied[k // kw, k % kw][block], out=pooled[block])
+
+    parallel.for_each_block(forward, copied.shape[2:], 0, xp)
     slabs = [copied[i, j] for i in range(kh) for j in range(kw)]
-    pooled = slabs[0]
-    for slab in slabs[1:]:
-        pooled = xp.maximum(pooled, slab)
 
     def vjp(g: Tensor, out: Tensor) -> tuple[Tensor]:
         # The tie-sharing weights are only needed going backward: computed here, not in the
         # forward, so evaluation (no_grad) does not pay for them.
         if not is_grad_enabled():
-            spread = _spread_by_slabs(xp, g.data.transpose(*order, 2, 3), pooled, slabs, kernel)
+            g_in_order = g.data.transpose(*order, 2, 3)
+            spread = xp.empty(pooled.shape[:3] + (kh,) + pooled.shape[3:] + (kw,), dtype=g.dtype)
+
+            def backward(block: tuple[Any, ...]) -> None:
+                _spread_by_slabs(xp, g_in_order[block], pooled[block], [s[block] for s in slabs], kernel, spread[block])
+
+            parallel.for_each_block(backward, pooled.shape, 0, xp)
             return (constant(spread.transpose(*order, 2, 3, 4, 5).reshape(x.shape)),)
         winners = windows == out.data[:, :, :, None, :, None]
         count = sum(winners[:, :, :, i, :, j].astype(x.dtype) for i in range(kh) for j in range(kw))
@@ -215,19 +251,17 @@ def _tiled_max_pool2d(x: Tensor, kernel: tuple[int, int]) -> Tensor:
     return make_node(pooled.transpose(*order, 2, 3), (x,), vjp)
 
 
-def _spread_by_slabs(xp: Any, g: Any, pooled: Any, slabs: list[Any], kernel: tuple[int, int]) -> Any:
+def _spread_by_slabs(xp: Any, g: Any, pooled: Any, slabs: list[Any], kernel: tuple[int, int], spread: Any) -> None:
     """The VJP of :func:`_tiled_max_pool2d` on arrays (a backward pass that is not recorded): the
     same values as the Tensor formula, ``g`` times 1 for a unique maximum, 1/k for k tied and 0
-    elsewhere, written slab by slab into the (A, B, OH, kh, OW, kw) result, (A, B) the two
+    elsewhere, written slab by slab into ``spread`` (A, B, OH, kh, OW, kw), (A, B) the two
     leading axes of ``pooled``: each slab is compared and filled once, with no full-size weights
     in between."""
-    (kh, kw), (a, b, oh, ow) = kernel, pooled.shape
+    kw = kernel[1]
     hits = [slab == pooled for slab in slabs]
     count = hits[0].astype(g.dtype)
     for hit in hits[1:]:
         count += hit
     scaled = g * (1.0 / count)
-    spread = xp.empty((a, b, oh, kh, ow, kw), dtype=g.dtype)
     for k, hit in enumerate(hits):
         xp.multiply(scaled, hit, out=spread[:, :, :, k // kw, :, k % kw])
-    return spread

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy
 
-from .. import backend, numerics
+from .. import backend, numerics, parallel
 from .tensor import Tensor, constant, is_grad_enabled, make_node
 
 # ------------------------------------------------------------------------------------ helpers
@@ -297,18 +297,34 @@ def softplus(x: Any) -> Tensor:
 
 def relu(x: Any) -> Tensor:
     x = _lift(x)
-    mask = x.data > 0
+    xp = _xp(x)
+    mask = xp.empty_like(x.data, dtype=bool)
+    data = xp.empty_like(x.data)
+    split = parallel.outermost_axis(x.data)  # elementwise: blocks on the thread pool
+
+    def forward(block: tuple[Any, ...]) -> None:
+        xp.greater(x.data[block], 0, out=mask[block])
+        xp.multiply(x.data[block], mask[block], out=data[block])
+
+    parallel.for_each_block(forward, x.shape, split, xp)
 
     def vjp(g: Tensor, out: Tensor) -> tuple[Tensor]:
         if not is_grad_enabled():
             # g * mask is where(mask, g, 0) (up to the sign of a zero) and several times faster;
             # a non-finite g would make inf * 0 = NaN where the mask is off: then take where's 0
-            masked = g.data * mask
-            if _xp(x).isfinite(masked.sum()):
+            masked = xp.empty_like(mask, dtype=g.data.dtype)
+            finite = []
+
+            def backward(block: tuple[Any, ...]) -> None:
+                xp.multiply(g.data[block], mask[block], out=masked[block])
+                finite.append(bool(xp.isfinite(masked[block].sum())))
+
+            parallel.for_each_block(backward, x.shape, split, xp)
+            if all(finite):
                 return (constant(masked),)
         return (where(mask, g, 0.0),)
 
-    return make_node(x.data * mask, (x,), vjp)
+    return make_node(data, (x,), vjp)
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
@@ -454,14 +470,31 @@ def batch_norm(x: Any, weight: Any = None, bias: Any = None, axis: Any = 0, eps:
     axes = _normalize_axis(axis, x.ndim)
     count = math.prod(x.shape[a] for a in axes)
     xp = _xp(x)
-    mean_ = xp.mean(x.data, axis=axes, keepdims=True)
-    centred = x.data - mean_
-    var_ = _sum_of_products(xp, centred, centred, axes) * (1.0 / count)
-    inv_std = 1.0 / xp.sqrt(var_ + eps)
-    scale = inv_std if weight is None else inv_std * weight.data  # y = centred * scale + bias
-    data = centred * scale
-    if bias is not None:
-        data += bias.data  # in place: the array was made here
+    # Each statistic belongs to one index of the axes not reduced: blocks of the first of them
+    # (the channels) are independent, so they run on the thread pool (nploss.parallel)
+    split = next((a for a in range(x.ndim) if a not in axes), None)
+    stat_shape = tuple(1 if a in axes else n for a, n in enumerate(x.shape))
+    dtype = xp.result_type(x.data, 1.0)
+    out_dtype = xp.result_type(dtype, *(t.data for t in (weight, bias) if t is not None))
+    w = None if weight is None else xp.broadcast_to(weight.data, stat_shape)
+    b = None if bias is None else xp.broadcast_to(bias.data, stat_shape)
+    mean_, var_, inv_std = (xp.empty(stat_shape, dtype=dtype) for _ in range(3))
+    scale = xp.empty(stat_shape, dtype=out_dtype)  # y = centred * scale + bias
+    centred = xp.empty_like(x.data, dtype=dtype)  # in the memory order of x (see conv2d)
+    data = xp.empty_like(x.data, dtype=out_dtype)
+
+    def forward(block: tuple[Any, ...]) -> None:
+        xb, cb = x.data[block], centred[block]
+        mean_[block] = xp.mean(xb, axis=axes, keepdims=True)
+        xp.subtract(xb, mean_[block], out=cb)
+        var_[block] = _sum_of_products(xp, cb, cb, axes) * (1.0 / count)
+        inv_std[block] = 1.0 / xp.sqrt(var_[block] + eps)
+        scale[block] = inv_std[block] if w is None else inv_std[block] * w[block]
+        xp.multiply(cb, scale[block], out=data[block])
+        if b is not None:
+            data[block] += b[block]
+
+    parallel.for_each_block(forward, x.shape, split, xp)
     parents = tuple(t for t in (x, weight, bias) if t is not None)
 
     def vjp(g: Tensor, out: Tensor) -> tuple[Any, ...]:
@@ -476,12 +509,20 @@ def batch_norm(x: Any, weight: Any = None, bias: Any = None, axis: Any = 0, eps:
             # with x_hat = centred * inv_std: gw = inv_std sum(g centred), and
             # gx = scale (g - mean(g)) - centred * (scale inv_std mean(g x_hat))
             gd = g.data
-            gb = xp.sum(gd, axis=axes, keepdims=True)
-            gw = inv_std * _sum_of_products(xp, gd, centred, axes)
-            gx = xp.empty_like(centred)  # the memory order of x (see conv2d), not of g
-            xp.subtract(gd, gb * (1.0 / count), out=gx)
-            gx *= scale
-            gx -= centred * (scale * inv_std * gw * (1.0 / count))
+            grad_dtype = xp.result_type(gd, scale)
+            gb, gw = (xp.empty(stat_shape, dtype=gd.dtype) for _ in range(2))
+            gx = xp.empty_like(centred, dtype=grad_dtype)  # the memory order of x, not of g
+
+            def backward(block: tuple[Any, ...]) -> None:
+                gdb, cb = gd[block], centred[block]
+                gb[block] = xp.sum(gdb, axis=axes, keepdims=True)
+                gw[block] = inv_std[block] * _sum_of_products(xp, gdb, cb, axes)
+                gxb = gx[block]
+                xp.subtract(gdb, gb[block] * (1.0 / count), out=gxb)
+                gxb *= scale[block]
+                gxb -= cb * (scale[block] * inv_std[block] * gw[block] * (1.0 / count))
+
+            parallel.for_each_block(backward, gx.shape, split, xp)
             gx, gw, gb = constant(gx), constant(gw), constant(gb)
         grads = [gx]
         if weight is not None:

@@ -32,12 +32,18 @@ METRICS = ("euclidean", "cosine")
 
 
 def conv_block(in_channels: int, out_channels: int, dtype: Any, rng: np.random.Generator) -> list[nn.Module]:
-    """3x3 convolution (padding 1), batch norm, ReLU, 2x2 max-pooling: halves the image."""
+    r"""3x3 convolution (padding 1), batch norm, ReLU, 2x2 max-pooling: halves the image.
+
+    The ReLU is applied after the pooling: the two commute, since both are monotone
+    (:math:`\max_i \mathrm{relu}(x_i) = \mathrm{relu}(\max_i x_i)`), with the same gradient
+    (a window whose maximum is not positive passes none either way), and the ReLU then runs
+    on a quarter of the values.
+    """
     return [
         nn.Conv2d(in_channels, out_channels, 3, padding=1, dtype=dtype, rng=rng),
         nn.BatchNorm2d(out_channels, dtype=dtype),
-        nn.ReLU(),
         nn.MaxPool2d(2),
+        nn.ReLU(),
     ]
 
 
