@@ -69,7 +69,8 @@ def xp() -> ModuleType:
     return _current["xp"]
 
 
-_NUMPY_ARRAY_TYPES = (numpy.ndarray, numpy.generic)
+# What NumPy data is: an array or a NumPy scalar (a 0-d result)
+NUMPY_DATA = (numpy.ndarray, numpy.generic)
 
 
 def get_array_module(*arrays: Any) -> ModuleType:
@@ -87,7 +88,7 @@ def get_array_module(*arrays: Any) -> ModuleType:
         return cupy
     # a plain loop, not any(<generator>): the engine asks this for every op on tiny arrays
     for a in arrays:
-        if isinstance(a, _NUMPY_ARRAY_TYPES):
+        if isinstance(a, NUMPY_DATA):
             return numpy
     return _current["xp"]
 

@@ -53,7 +53,9 @@ def pad2d(x: Any, padding: tuple[int, int]) -> Tensor:
         data[block][inner] = x.data[block]
 
     split = parallel.outermost_axis(x.data)
-    parallel.for_each_block(pad, x.shape, None if split is not None and split >= x.ndim - 2 else split, xp)
+    if split is not None and split >= x.ndim - 2:
+        split = None  # blocks of a padded axis would each need their own border: one block
+    parallel.for_each_block(pad, x.shape, split, xp)
     return make_node(data, (x,), lambda g, out: (getitem(g, inner),))
 
 

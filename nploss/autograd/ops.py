@@ -51,7 +51,6 @@ def _xp(x: Tensor) -> Any:
 
 
 _PYTHON_NUMBER = (int, float)  # a tuple: isinstance(x, int | float) builds the union every call
-_NUMPY_DATA = (numpy.ndarray, numpy.generic)
 
 
 def _lift(x: Any, like: Tensor | None = None) -> Tensor:
@@ -62,7 +61,7 @@ def _lift(x: Any, like: Tensor | None = None) -> Tensor:
     if like is not None and isinstance(x, _PYTHON_NUMBER):
         dtype = like.data.dtype
         if dtype.kind == "f":
-            if x and isinstance(like.data, _NUMPY_DATA):  # not 0.0 == -0.0: see _numpy_constant
+            if x and isinstance(like.data, backend.NUMPY_DATA):  # not 0.0 == -0.0: see _numpy_constant
                 return _numpy_constant(x, dtype)
             return constant(dtype.type(x))
     return Tensor(x)
