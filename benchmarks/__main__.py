@@ -21,11 +21,11 @@ THREADS = os.environ.setdefault("NPLOSS_BENCH_THREADS", "2")
 os.environ.setdefault("OMP_NUM_THREADS", THREADS)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", THREADS)
 os.environ.setdefault("MKL_NUM_THREADS", THREADS)
-os.environ.setdefault("NPLOSS_NUM_THREADS", THREADS)  # the row blocks of large losses (nploss.losses._blocks)
-# What `import nploss` sets when it comes before NumPy: OpenBLAS's threads stop spinning soon
-# after a product, and leave the cores to nploss's own threads (see nploss.parallel)
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "18")
+os.environ.setdefault("NPLOSS_NUM_THREADS", THREADS)  # nploss's thread pool (nploss.parallel)
 
+# nploss before NumPy, as a user's script would: it sets OpenBLAS's thread timeout, so that
+# OpenBLAS's threads leave the cores to nploss's own between products (see nploss.parallel)
+import nploss  # noqa: E402, F401
 from . import audit_time, common, engine_overhead, fewshot_ablation, fused_losses, protonet_step  # noqa: E402
 
 BENCHMARKS = {"engine": engine_overhead, "losses": fused_losses, "protonet": protonet_step, "audit": audit_time}
