@@ -93,8 +93,15 @@ def apply_loss(spec: LossSpec, *inputs: Any, reduction: str = "mean", mode: str 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}, got {mode!r}")
     arrays = [as_data(x) if isinstance(x, Tensor) else get_array_module(x).asarray(x) for x in inputs]
-    _validate.inputs(spec, arrays, params)
     with_tensors = any(isinstance(x, Tensor) for x in inputs)
+    _validate.arity(spec, arrays)
+    blocks = None
+    if spec.rowwise and not spec.reduces_itself and not (with_tensors and mode == "composite"):
+        blocks = _blocks.row_blocks(arrays, params)
+    if blocks is None:
+        _validate.inputs(spec, arrays, params)
+    elif spec.check is not None:  # the domains are checked block by block, as the forward reads them
+        spec.check(*arrays, **params)
     if spec.reduces_itself:
         params = {**params, "reduction": reduction}
 
@@ -106,7 +113,6 @@ def apply_loss(spec: LossSpec, *inputs: Any, reduction: str = "mean", mode: str 
         return _reduce(ag, unreduced, reduction, _weights(spec, reduction, arrays, params, unreduced.size))
 
     xp = array_namespace(get_array_module(*arrays))
-    blocks = _blocks.row_blocks(arrays, params) if spec.rowwise and not spec.reduces_itself else None
     if blocks is not None:  # a large input: the same formulas, in row blocks on several threads
         summed, shape = _blocks.forward(spec, xp, arrays, params, reduction, blocks)
         weights = _weights(spec, reduction, arrays, params, math.prod(shape))  # one number (LossSpec.rowwise)

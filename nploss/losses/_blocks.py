@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .. import parallel
+from . import _validate
 
 MIN_ELEMENTS = 1 << 20  # below this the per-block Python overhead outweighs the saved traffic
 BLOCK_BYTES = 1 << 20  # per input block: its temporaries stay in the shared cache; fewer, larger blocks cost less Python
@@ -48,11 +49,22 @@ def row_blocks(arrays: Sequence[Any], params: dict[str, Any]) -> list[slice] | N
 def forward(spec: Any, xp: Any, arrays: Sequence[Any], params: dict[str, Any], reduction: str, blocks: list[slice]) -> tuple[Any, tuple[int, ...]]:
     """The unreduced loss (``'none'``) or its sum, evaluated block by block, and the shape of the
     unreduced loss. ``xp`` is the namespace the loss's formulas take (NumPy's, with the few
-    functions it lacks)."""
+    functions it lacks).
+
+    Each block's inputs are checked against their domains (finite, in [0, 1], ...) just before
+    the loss reads them, while they are in cache: checked whole, beforehand, they would be read
+    from main memory once more, which on 1e7 elements costs a quarter of the loss.
+    """
+
+    def unreduced(b: slice) -> Any:
+        block = [a[b] for a in arrays]
+        _validate.domains(spec, block, params)
+        return spec.forward(xp, *block, **params)
+
     if reduction == "none":
-        out = np.concatenate(parallel.map_in_order(lambda b: spec.forward(xp, *(a[b] for a in arrays), **params), blocks))
+        out = np.concatenate(parallel.map_in_order(unreduced, blocks))
         return out, out.shape
-    parts = parallel.map_in_order(lambda b: _sum_and_tail(spec.forward(xp, *(a[b] for a in arrays), **params)), blocks)
+    parts = parallel.map_in_order(lambda b: _sum_and_tail(unreduced(b)), blocks)
     return np.sum(np.stack([p[0] for p in parts])), (arrays[0].shape[0], *parts[0][1])
 
 

@@ -45,7 +45,8 @@ def labels(name: str, y: Any, classes: int | None, ignore_index: int | None = No
 def finite(name: str, x: Any) -> None:
     if x.dtype.kind not in "fiub":
         raise TypeError(f"{name} must be a numeric array, got dtype {x.dtype}")
-    if x.dtype.kind == "f" and _host_any(~get_array_module(x).isfinite(x)):
+    # isfinite(x).all() rather than (~isfinite(x)).any(): one pass over the booleans fewer
+    if x.dtype.kind == "f" and not bool(backend.to_numpy(get_array_module(x).isfinite(x).all())):
         raise ValueError(f"{name} contains NaN or infinite values")
 
 
@@ -87,10 +88,22 @@ def domain(name: str, x: Any, kind: str, classes: int | None = None, ignore_inde
         raise ValueError(f"unknown domain {kind!r}")
 
 
-def inputs(spec: LossSpec, arrays: Sequence[Any], params: dict[str, Any]) -> None:
-    """The domain of every argument, then the spec's own cross-argument checks."""
+def arity(spec: LossSpec, arrays: Sequence[Any]) -> None:
     if len(arrays) != len(spec.args):
         raise TypeError(f"{spec.name} takes {len(spec.args)} inputs ({', '.join(a.name for a in spec.args)}), got {len(arrays)}")
+
+
+def inputs(spec: LossSpec, arrays: Sequence[Any], params: dict[str, Any]) -> None:
+    """The domain of every argument, then the spec's own cross-argument checks."""
+    arity(spec, arrays)
+    domains(spec, arrays, params)
+    if spec.check is not None:
+        spec.check(*arrays, **params)
+
+
+def domains(spec: LossSpec, arrays: Sequence[Any], params: dict[str, Any]) -> None:
+    """The domain of every argument. Elementwise (per row, for a simplex), so that it may run
+    on row blocks of the arguments as well as on the whole (:mod:`nploss.losses._blocks`)."""
     named = {a.name: x for a, x in zip(spec.args, arrays)}
     classes = None
     if spec.classes_from is not None:
@@ -98,5 +111,3 @@ def inputs(spec: LossSpec, arrays: Sequence[Any], params: dict[str, Any]) -> Non
         classes = source.shape[1] if source.ndim > 1 else None
     for arg, x in zip(spec.args, arrays):
         domain(arg.name, x, arg.domain, classes, params.get("ignore_index"))
-    if spec.check is not None:
-        spec.check(*arrays, **params)

@@ -29,7 +29,7 @@ from typing import Any
 
 from ..autograd import as_data
 from ..backend import get_array_module
-from ._apply import apply_loss
+from ._apply import apply_loss, collapse
 from ._spec import Arg, LossSpec, register
 from ._validate import finite, in_range, same_shape
 
@@ -73,13 +73,21 @@ def _check_binary(scores: Any, target: Any, **params: Any) -> None:
 
 
 def _margin(xp: Any, scores: Any, target: Any) -> Any:
-    r""":math:`z = y f` for :math:`y \in \{-1, +1\}`, in the dtype of the scores."""
-    return xp.where(target > 0, scores, -scores)
+    r""":math:`z = y f` for :math:`y \in \{-1, +1\}`, in the dtype of the scores.
+
+    A product by :math:`\pm 1` is exact: the values of ``where(y > 0, f, -f)``, without its branch
+    on every element (several times slower on random signs)."""
+    return scores * _signs(target, scores.dtype)
 
 
 def _chain(xp: Any, target: Any, dz: Any) -> Any:
     r""":math:`\partial \ell / \partial f = y\, \partial \ell / \partial z`."""
-    return xp.where(target > 0, dz, -dz)
+    return dz * _signs(target, dz.dtype)
+
+
+def _signs(target: Any, dtype: Any) -> Any:
+    """The targets in ``dtype``, so that integer or float64 signs do not promote the scores."""
+    return target if target.dtype == dtype else target.astype(dtype)
 
 
 def _binary_edges(margin: float = 1.0, big: float = 1e4) -> dict[str, Any]:
@@ -101,8 +109,9 @@ def _hinge_forward(xp: Any, scores: Any, target: Any, *, margin: float) -> Any:
 
 def _hinge_vjp(xp: Any, g: Any, scores: Any, target: Any, *, margin: float) -> tuple[Any]:
     # strictly inside the margin only: at z == margin the subgradient 0 is taken, as relu's
-    active = margin - _margin(xp, scores, target) > 0
-    return (_chain(xp, target, xp.where(active, -g, 0.0)),)
+    # (margin - z > 0 exactly when z < margin: a difference of two floats is 0 only if they are equal)
+    active = _margin(xp, scores, target) < margin
+    return (_chain(xp, target, -collapse(g) * active),)
 
 
 def _hinge_kinks(scores: Any, target: Any, *, margin: float) -> Any:

@@ -283,12 +283,15 @@ def rmse(prediction: Any, target: Any, eps: float = 1e-8, reduction: str = "mean
 
 
 def _huber_forward(xp: Any, prediction: Any, target: Any, *, delta: float) -> Any:
-    a = xp.abs(prediction - target)
+    e = prediction - target
     # quadratic inside the band, linear outside; the two pieces meet with equal value and slope.
     # With m = min(|e|, delta) both are m (|e| - m/2): |e| (|e| - |e|/2) = e^2/2 (the same
     # rounding as 0.5 e e) inside, delta (|e| - delta/2) outside; no second branch to evaluate.
-    m = xp.minimum(a, delta)
-    return m * (a - 0.5 * m)
+    # The signed m = clip(e, -delta, delta) has the sign of e, so m (e - m/2) is the same
+    # product with both factors negated, exactly; NumPy's clip is vectorised where its
+    # minimum against a scalar is not.
+    m = xp.clip(e, -delta, delta)
+    return m * (e - 0.5 * m)
 
 
 def _huber_vjp(xp: Any, g: Any, prediction: Any, target: Any, *, delta: float) -> tuple[Any, Any]:

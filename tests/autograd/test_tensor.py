@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pytest
 
@@ -172,3 +174,33 @@ def test_each_leaf_gets_a_gradient_of_its_own():
     x, seed = Tensor(np.ones((2, 3)), requires_grad=True), np.ones(6)
     x.reshape(6).backward(seed)
     assert not np.shares_memory(x.grad.data, seed)
+    y, seed = Tensor(np.ones(3), requires_grad=True), np.ones(3)
+    y.backward(seed)  # a leaf's own cotangent: the user's array, never kept
+    assert not np.shares_memory(y.grad.data, seed)
+
+
+def _node_with_vjp_result(x, keep):
+    """x * 2 with a VJP whose result is weakly tracked and, if ``keep``, also held elsewhere."""
+    made = {}
+
+    def vjp(g, out):
+        grad = g.data * 2.0
+        made["ref"] = weakref.ref(grad)
+        if keep:
+            made["held"] = grad
+        return (Tensor(grad),)
+
+    return ag.make_node(x.data * 2.0, (x,), vjp), made
+
+
+def test_a_gradient_nothing_else_holds_is_kept_without_a_copy():
+    x = Tensor(np.arange(4.0), requires_grad=True)
+    out, made = _node_with_vjp_result(x, keep=False)
+    out.backward(np.ones(4))
+    assert x.grad.data is made["ref"]()  # PyTorch's AccumulateGrad steals it the same way
+    y = Tensor(np.arange(4.0), requires_grad=True)
+    out, made = _node_with_vjp_result(y, keep=True)
+    out.backward(np.ones(4))
+    assert y.grad.data is not made["held"] and not np.shares_memory(y.grad.data, made["held"])
+    made["held"][:] = -1.0  # whoever held it may change it: the gradient does not move
+    np.testing.assert_array_equal(y.grad.data, np.full(4, 2.0))

@@ -75,3 +75,28 @@ def test_array_parameters_and_recorded_backward_passes_are_not_blocked(small_blo
     (g,) = ag.grad(apply_loss(REGISTRY["log_cosh"], x, np.zeros(200)), [x], create_graph=True)
     (h,) = ag.grad(ag.sum(g), [x])
     np.testing.assert_allclose(h.numpy(), (1 - np.tanh(x.numpy()) ** 2) / 200, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "name, arg, bad, message",
+    [
+        ("mse", 1, np.nan, "target contains NaN or infinite values"),
+        ("huber", 0, np.inf, "prediction contains NaN or infinite values"),
+        ("hinge", 1, 0.5, r"target must hold targets in \{-1, \+1\}"),
+        ("binary_cross_entropy_with_logits", 1, 2.0, r"target must be in \[0, 1\]"),
+        ("cross_entropy", 1, 7, r"target must be class labels in \[0, 4\)"),
+    ],
+)
+def test_blocked_losses_check_every_block_of_their_inputs(name, arg, bad, message, small_blocks, monkeypatch):
+    """The domains of a blocked loss are checked block by block, in its forward: one bad value
+    in the last block is refused as it would be in a whole call."""
+    spec = REGISTRY[name]
+    rng = np.random.default_rng(3)
+    inputs = spec.sample(rng, {"N": 300, "C": 4})
+    inputs[arg] = inputs[arg].copy()
+    inputs[arg][-1] = bad
+    assert len(_blocks.row_blocks(inputs, spec.params)) > 4
+    for min_elements in (0, 1 << 62):  # blocked, then whole
+        monkeypatch.setattr(_blocks, "MIN_ELEMENTS", min_elements)
+        with pytest.raises(ValueError, match=message):
+            apply_loss(spec, *inputs, **spec.params)
