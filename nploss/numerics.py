@@ -55,9 +55,12 @@ def softplus(xp: Any, x: Any) -> Any:
 
 
 def relu(xp: Any, x: Any) -> Any:
-    r""":math:`\max(x, 0)`, as ``clip(x, 0, inf)``: the same values, but NumPy's two-sided clip
-    has a vectorised loop where ``maximum`` against a scalar does not (3x faster in float32)."""
-    return xp.clip(x, 0, math.inf)
+    r""":math:`\max(x, 0)`, for floating arrays as ``clip(x, 0, inf)``: the same values, but
+    NumPy's two-sided clip has a vectorised loop where ``maximum`` against a scalar does not (3x
+    faster in float32). Integers keep ``maximum``, which keeps their dtype."""
+    if getattr(x, "dtype", None) is not None and x.dtype.kind == "f":
+        return xp.clip(x, 0, math.inf)
+    return xp.maximum(x, 0)
 
 
 def logsumexp(xp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:

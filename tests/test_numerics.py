@@ -43,6 +43,12 @@ def test_relu_and_softplus_keep_the_values_of_maximum(x):
         np.testing.assert_array_equal(numerics.softplus(np, x), np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0))
 
 
+def test_relu_keeps_integers_integers():
+    out = numerics.relu(np, np.array([3, -2]))
+    assert out.dtype.kind == "i"
+    np.testing.assert_array_equal(out, [3, 0])
+
+
 def test_sigmoid_of_a_scalar_and_of_integers():
     assert float(numerics.sigmoid(np, np.float64(0.0))) == 0.5
     np.testing.assert_array_equal(numerics.sigmoid(np, np.array([-1, 0, 1])), 1 / (1 + np.exp(-np.array([-1.0, 0.0, 1.0]))))
