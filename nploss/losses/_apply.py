@@ -98,9 +98,9 @@ def apply_loss(spec: LossSpec, *inputs: Any, reduction: str = "mean", mode: str 
     blocks = None
     if spec.rowwise and not spec.reduces_itself and not (with_tensors and mode == "composite"):
         blocks = _blocks.row_blocks(arrays, params)
-    if blocks is None:
-        _validate.inputs(spec, arrays, params)
-    elif spec.check is not None:  # the domains are checked block by block, as the forward reads them
+    if blocks is None:  # blocked, the domains are checked block by block, as the forward reads them
+        _validate.domains(spec, arrays, params)
+    if spec.check is not None:  # the spec's own cross-argument checks
         spec.check(*arrays, **params)
     if spec.reduces_itself:
         params = {**params, "reduction": reduction}

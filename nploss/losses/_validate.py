@@ -93,14 +93,6 @@ def arity(spec: LossSpec, arrays: Sequence[Any]) -> None:
         raise TypeError(f"{spec.name} takes {len(spec.args)} inputs ({', '.join(a.name for a in spec.args)}), got {len(arrays)}")
 
 
-def inputs(spec: LossSpec, arrays: Sequence[Any], params: dict[str, Any]) -> None:
-    """The domain of every argument, then the spec's own cross-argument checks."""
-    arity(spec, arrays)
-    domains(spec, arrays, params)
-    if spec.check is not None:
-        spec.check(*arrays, **params)
-
-
 def domains(spec: LossSpec, arrays: Sequence[Any], params: dict[str, Any]) -> None:
     """The domain of every argument. Elementwise (per row, for a simplex), so that it may run
     on row blocks of the arguments as well as on the whole (:mod:`nploss.losses._blocks`)."""
