@@ -28,9 +28,7 @@ def sigmoid(xp: Any, x: Any) -> Any:
     With :math:`e = e^{-|x|} \in (0, 1]`: :math:`\sigma(x) = 1/(1+e)` for x >= 0 and
     :math:`e/(1+e)` for x < 0; neither branch can overflow.
     """
-    e = _scratch(xp, xp.abs(x))
-    xp.negative(e, out=e)  # in place on temporaries made here: fewer passes over memory
-    xp.exp(e, out=e)
+    e = _exp_minus_abs(xp, x)
     # The numerator, 1 where x >= 0 and e elsewhere, is max(e, [x >= 0]) since 0 <= e <= 1:
     # the same values as where(x >= 0, 1, e), which branches on every element (several times
     # slower on random signs).
@@ -46,12 +44,20 @@ def softplus(xp: Any, x: Any) -> Any:
 
     ``log1p`` keeps the precision of the small term when x is large in magnitude.
     """
-    t = _scratch(xp, xp.abs(x))
-    xp.negative(t, out=t)  # in place on temporaries made here: fewer passes over memory
-    xp.exp(t, out=t)
-    xp.log1p(t, out=t)
+    t = _exp_minus_abs(xp, x)
+    xp.log1p(t, out=t)  # in place on the temporary made there
     t += relu(xp, x)
     return t
+
+
+def _exp_minus_abs(xp: Any, x: Any) -> Any:
+    r""":math:`e^{-|x|} \in (0, 1]`, the term of sigmoid and softplus that cannot overflow, as a
+    fresh floating array: each operation in place on the one temporary (one pass over memory
+    fewer per operation)."""
+    e = _scratch(xp, xp.abs(x))
+    xp.negative(e, out=e)
+    xp.exp(e, out=e)
+    return e
 
 
 def relu(xp: Any, x: Any) -> Any:
@@ -70,10 +76,7 @@ def logsumexp(xp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     and the sum is at least 1 (no log of 0). Rows that are all :math:`-\infty` give
     :math:`-\infty` rather than NaN.
     """
-    m = xp.max(x, axis=axis, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, 0)
-    shifted = _scratch(xp, x - m)
-    xp.exp(shifted, out=shifted)  # in place on a temporary made here
+    shifted, m = _exp_shifted_by_max(xp, x, axis)
     with numpy.errstate(divide="ignore"):  # log(0) = -inf is the right answer for such rows
         out = xp.log(xp.sum(shifted, axis=axis, keepdims=True)) + m
     if not keepdims:
@@ -84,12 +87,20 @@ def logsumexp(xp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 def softmax(xp: Any, x: Any, axis: int = -1) -> Any:
     r"""Softmax :math:`e^{x_i - m} / \sum_j e^{x_j - m}` with :math:`m = \max_j x_j`: one exponential
     per entry, and a denominator of at least 1 (the largest entry contributes :math:`e^0`)."""
+    e, _ = _exp_shifted_by_max(xp, x, axis)
+    e /= xp.sum(e, axis=axis, keepdims=True)
+    return e
+
+
+def _exp_shifted_by_max(xp: Any, x: Any, axis: Any) -> tuple[Any, Any]:
+    r""":math:`e^{x - m}` as a fresh floating array (exponentiated in place), and the shift
+    :math:`m`: the maximum over ``axis`` (keepdims), or 0 where that maximum is not finite (an
+    all :math:`-\infty` row stays :math:`e^{-\infty} = 0` instead of NaN)."""
     m = xp.max(x, axis=axis, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0)
     e = _scratch(xp, x - m)
-    xp.exp(e, out=e)  # in place on a temporary made here
-    e /= xp.sum(e, axis=axis, keepdims=True)
-    return e
+    xp.exp(e, out=e)
+    return e, m
 
 
 class ArrayNamespace:
