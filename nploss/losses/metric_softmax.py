@@ -24,10 +24,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..autograd import Tensor
-from ..backend import get_array_module
 from ._apply import apply_loss
 from ._spec import Arg, LossSpec, register
+from .classification import _subtract_at_labels
 from ._validate import same_shape
 
 __all__ = ["cosface", "arcface", "n_pair", "nt_xent", "supcon"]
@@ -566,6 +565,19 @@ def _similarities(xp: Any, z: Any, temperature: float) -> tuple[Any, Any, Any]:
     return u, r, xp.matmul(u, xp.transpose(u)) * (1.0 / temperature)
 
 
+def _similarities_vjp(xp: Any, ds: Any, u: Any, r: Any, temperature: float) -> Any:
+    """The gradient with respect to z from dl/dS, through S = u u^T / tau and u = z / |z|."""
+    gu = xp.matmul(ds + xp.transpose(ds), u) * (1.0 / temperature)
+    return _normalize_vjp(xp, gu, u, r)
+
+
+def _off_diagonal_softmax(xp: Any, s: Any) -> Any:
+    """q_ik, the softmax of row i of S over k != i: the diagonal is -inf before the exp
+    (e^{s_ii - lse_i} could overflow for a small tau), so it comes out 0."""
+    masked = _mask_diagonal(xp, s)
+    return xp.exp(masked - xp.logsumexp(masked, axis=1, keepdims=True))
+
+
 def _pair_softmax_forward(xp: Any, z: Any, w: Any, temperature: float) -> Any:
     _, _, s = _similarities(xp, z, temperature)
     lse = _off_diagonal_lse(xp, s)
@@ -574,14 +586,9 @@ def _pair_softmax_forward(xp: Any, z: Any, w: Any, temperature: float) -> Any:
 
 def _pair_softmax_vjp(xp: Any, g: Any, z: Any, w: Any, temperature: float) -> Any:
     u, r, s = _similarities(xp, z, temperature)
-    # the softmax over k != i: the diagonal is -inf before the exp (e^{s_ii - lse_i} could
-    # overflow for a small tau), so it comes out 0
-    masked = _mask_diagonal(xp, s)
-    q = xp.exp(masked - xp.logsumexp(masked, axis=1, keepdims=True))
     anchored = w.sum(axis=1, keepdims=True)  # 1 where the anchor has a positive, else 0
-    ds = g[:, None] * (q * anchored - w)
-    gu = xp.matmul(ds + xp.transpose(ds), u) * (1.0 / temperature)
-    return _normalize_vjp(xp, gu, u, r)
+    ds = g[:, None] * (_off_diagonal_softmax(xp, s) * anchored - w)
+    return _similarities_vjp(xp, ds, u, r, temperature)
 
 
 def _positive_weights(xp: Any, same: Any, dtype: Any) -> Any:
@@ -608,24 +615,9 @@ def _nt_xent_forward(xp: Any, z: Any, *, temperature: float) -> Any:
 
 def _nt_xent_vjp(xp: Any, g: Any, z: Any, *, temperature: float) -> tuple[Any]:
     u, r, s = _similarities(xp, z, temperature)
-    masked = _mask_diagonal(xp, s)  # as in _pair_softmax_vjp: q_ak, the softmax over k != a
-    q = xp.exp(masked - xp.logsumexp(masked, axis=1, keepdims=True))
-    # dl_a/dS_ak = q_ak - [k = a+]
-    ds = _subtract_at_positives(q * g[:, None], _nt_xent_positives(xp, z), g)
-    gu = xp.matmul(ds + xp.transpose(ds), u) * (1.0 / temperature)
-    return (_normalize_vjp(xp, gu, u, r),)
-
-
-def _subtract_at_positives(ds: Any, positives: Any, values: Any) -> Any:
-    """``ds`` minus ``values[a]`` at (a, positives[a]): in place on an array (a fresh one, owned
-    here); on Tensors (a recorded backward pass) a dense one-hot product the engine can
-    differentiate."""
-    rows = get_array_module(positives).arange(len(positives))
-    if isinstance(ds, Tensor):
-        hot = (rows[None, :] == positives[:, None]).astype(ds.dtype)
-        return ds - values[:, None] * hot
-    ds[rows, positives] -= values
-    return ds
+    # dl_a/dS_ak = q_ak - [k = a+]: the positive of each anchor is its "label" among the columns
+    ds = _subtract_at_labels(_off_diagonal_softmax(xp, s) * g[:, None], _nt_xent_positives(xp, z), g[:, None])
+    return (_similarities_vjp(xp, ds, u, r, temperature),)
 
 
 def _check_nt_xent(z: Any, *, temperature: float) -> None:
