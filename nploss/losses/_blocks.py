@@ -30,6 +30,8 @@ from . import _validate
 
 MIN_ELEMENTS = 1 << 20  # below this the per-block Python overhead outweighs the saved traffic
 BLOCK_BYTES = 1 << 20  # per input block: its temporaries stay in the shared cache; fewer, larger blocks cost less Python
+HEAP_PREPARE_BYTES = 8 * BLOCK_BYTES  # above a block's temporaries (see _prepare_heap)
+_heap_prepared = [False]
 
 
 def _prepare_heap() -> None:
@@ -47,10 +49,6 @@ def _prepare_heap() -> None:
     if not _heap_prepared[0]:
         _heap_prepared[0] = True
         np.empty(HEAP_PREPARE_BYTES, dtype=np.uint8)
-
-
-HEAP_PREPARE_BYTES = 8 * BLOCK_BYTES
-_heap_prepared = [False]
 
 
 def row_blocks(arrays: Sequence[Any], params: dict[str, Any]) -> list[slice] | None:
@@ -76,7 +74,6 @@ def forward(spec: Any, xp: Any, arrays: Sequence[Any], params: dict[str, Any], r
     the loss reads them, while they are in cache: checked whole, beforehand, they would be read
     from main memory once more, which on 1e7 elements costs a quarter of the loss.
     """
-
     _prepare_heap()
 
     def unreduced(b: slice) -> Any:
