@@ -113,12 +113,13 @@ def apply_loss(spec: LossSpec, *inputs: Any, reduction: str = "mean", mode: str 
         return _reduce(ag, unreduced, reduction, _weights(spec, reduction, arrays, params, unreduced.size))
 
     xp = array_namespace(get_array_module(*arrays))
+    save = with_tensors and spec.forward_saving is not None  # keep what the backward pass would recompute
     if blocks is not None:  # a large input: the same formulas, in row blocks on several threads
-        summed, shape = _blocks.forward(spec, xp, arrays, params, reduction, blocks)
+        summed, shape, saved = _blocks.forward(spec, xp, arrays, params, reduction, blocks, save)
         weights = _weights(spec, reduction, arrays, params, math.prod(shape))  # one number (LossSpec.rowwise)
         value = xp.asarray(summed if reduction != "mean" else summed * summed.dtype.type(weights))
     else:
-        unreduced = spec.forward(xp, *arrays, **params)
+        unreduced, saved = spec.forward_saving(xp, *arrays, **params) if save else (spec.forward(xp, *arrays, **params), None)
         weights = None if spec.reduces_itself else _weights(spec, reduction, arrays, params, unreduced.size)
         # a 0-d array rather than a NumPy scalar, as CuPy returns
         value = xp.asarray(unreduced if spec.reduces_itself else _reduce(xp, unreduced, reduction, weights))
@@ -128,17 +129,18 @@ def apply_loss(spec: LossSpec, *inputs: Any, reduction: str = "mean", mode: str 
     parents = tuple(inputs[i] if isinstance(inputs[i], Tensor) else Tensor(arrays[i]) for i in spec.differentiable)
 
     def vjp(g: Tensor, out: Tensor) -> tuple[Any, ...]:
-        if is_grad_enabled():  # create_graph: the analytic gradient, recorded on Tensors
+        if is_grad_enabled():  # create_graph: the analytic gradient, recorded on Tensors (recomputing what was saved)
             ns: Any = ag
             args: list[Any] = [x if isinstance(x, Tensor) else Tensor(a) for x, a in zip(inputs, arrays)]
             g_in: Any = g
+            kept: dict[str, Any] = {}
         elif blocks is not None:
-            return tuple(Tensor(gr) for gr in _blocks.vjp(spec, xp, g.data, arrays, params, reduction, weights, shape, blocks))
+            return tuple(Tensor(gr) for gr in _blocks.vjp(spec, xp, g.data, arrays, params, reduction, weights, shape, blocks, saved))
         else:
-            ns, args, g_in = xp, arrays, g.data
+            ns, args, g_in, kept = xp, arrays, g.data, ({} if saved is None else {"saved": saved})
         if not spec.reduces_itself:
             g_in = _unreduce(ns, g_in, reduction, weights, shape)
-        grads = spec.vjp(ns, g_in, *args, **params)
+        grads = spec.vjp(ns, g_in, *args, **params, **kept)
         return tuple(gr if isinstance(gr, Tensor) else Tensor(gr) for gr in grads)
 
     return make_node(value, parents, vjp)

@@ -65,10 +65,11 @@ def row_blocks(arrays: Sequence[Any], params: dict[str, Any]) -> list[slice] | N
     return [slice(start, min(start + step, rows)) for start in range(0, rows, step)]
 
 
-def forward(spec: Any, xp: Any, arrays: Sequence[Any], params: dict[str, Any], reduction: str, blocks: list[slice]) -> tuple[Any, tuple[int, ...]]:
-    """The unreduced loss (``'none'``) or its sum, evaluated block by block, and the shape of the
-    unreduced loss. ``xp`` is the namespace the loss's formulas take (NumPy's, with the few
-    functions it lacks).
+def forward(spec: Any, xp: Any, arrays: Sequence[Any], params: dict[str, Any], reduction: str, blocks: list[slice], save: bool = False) -> tuple[Any, tuple[int, ...], list[Any] | None]:
+    """The unreduced loss (``'none'``) or its sum, evaluated block by block, the shape of the
+    unreduced loss, and with ``save`` what ``spec.forward_saving`` saved for each block (else
+    None). ``xp`` is the namespace the loss's formulas take (NumPy's, with the few functions it
+    lacks).
 
     Each block's inputs are checked against their domains (finite, in [0, 1], ...) just before
     the loss reads them, while they are in cache: checked whole, beforehand, they would be read
@@ -76,39 +77,46 @@ def forward(spec: Any, xp: Any, arrays: Sequence[Any], params: dict[str, Any], r
     """
     _prepare_heap()
 
-    def unreduced(b: slice) -> Any:
+    def unreduced_and_saved(b: slice) -> tuple[Any, Any]:
         block = [a[b] for a in arrays]
         _validate.domains(spec, block, params)
-        return spec.forward(xp, *block, **params)
+        if save:
+            return spec.forward_saving(xp, *block, **params)
+        return spec.forward(xp, *block, **params), None
 
+    def reduced(b: slice) -> tuple[Any, Any]:
+        unreduced, saved = unreduced_and_saved(b)
+        return (np.sum(unreduced), unreduced.shape[1:]), saved
+
+    parts = parallel.map_in_order(unreduced_and_saved if reduction == "none" else reduced, blocks)
+    saved = [p[1] for p in parts] if save else None
     if reduction == "none":
-        out = np.concatenate(parallel.map_in_order(unreduced, blocks))
-        return out, out.shape
-    parts = parallel.map_in_order(lambda b: _sum_and_tail(unreduced(b)), blocks)
-    return np.sum(np.stack([p[0] for p in parts])), (arrays[0].shape[0], *parts[0][1])
+        out = np.concatenate([p[0] for p in parts])
+        return out, out.shape, saved
+    sums = np.stack([p[0][0] for p in parts])
+    return np.sum(sums), (arrays[0].shape[0], *parts[0][0][1]), saved
 
 
-def _sum_and_tail(unreduced: Any) -> tuple[Any, tuple[int, ...]]:
-    return np.sum(unreduced), unreduced.shape[1:]
-
-
-def vjp(spec: Any, xp: Any, g: Any, arrays: Sequence[Any], params: dict[str, Any], reduction: str, weights: Any, shape: tuple[int, ...], blocks: list[slice]) -> tuple[Any, ...]:
-    """The gradients of every differentiable input, block by block, written into one array each."""
+def vjp(spec: Any, xp: Any, g: Any, arrays: Sequence[Any], params: dict[str, Any], reduction: str, weights: Any, shape: tuple[int, ...], blocks: list[slice], saved: list[Any] | None = None) -> tuple[Any, ...]:
+    """The gradients of every differentiable input, block by block, written into one array each
+    (block ``k`` gets ``saved[k]``, when the forward saved anything)."""
     if reduction == "mean":
         g = g * g.dtype.type(weights)
 
-    def block_grads(b: slice) -> tuple[Any, ...]:
+    def block_grads(k: int) -> tuple[Any, ...]:
+        b = blocks[k]
         g_block = g[b] if reduction == "none" else np.broadcast_to(g, (b.stop - b.start, *shape[1:]))
-        return spec.vjp(xp, g_block, *(a[b] for a in arrays), **params)
+        kept = {} if saved is None else {"saved": saved[k]}
+        return spec.vjp(xp, g_block, *(a[b] for a in arrays), **params, **kept)
 
-    first = block_grads(blocks[0])
+    first = block_grads(0)
     grads = [np.empty((arrays[i].shape[0], *f.shape[1:]), dtype=f.dtype) for i, f in zip(spec.differentiable, first)]
     for out, f in zip(grads, first):
         out[blocks[0]] = f
 
-    def write(b: slice) -> None:
-        for out, f in zip(grads, block_grads(b)):
-            out[b] = f
+    def write(k: int) -> None:
+        for out, f in zip(grads, block_grads(k)):
+            out[blocks[k]] = f
 
-    parallel.map_in_order(write, blocks[1:])
+    parallel.map_in_order(write, range(1, len(blocks)))
     return tuple(grads)

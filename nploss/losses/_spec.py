@@ -77,6 +77,13 @@ class LossSpec:
     reduces_itself : bool
         The loss is not a sum over samples (RMSE, Dice): ``forward`` and ``vjp`` take
         ``reduction`` and ``forward`` returns the reduced value.
+    forward_saving : callable, optional
+        ``(xp, *inputs, **params) -> (unreduced, saved)``: the same forward, also returning what
+        ``vjp`` would otherwise recompute (cross entropy's log-sum-exp per sample, as PyTorch's
+        ``log_softmax`` keeps its output for the backward pass). A fused backward pass then calls
+        ``vjp(..., saved=saved)``; any other caller (a recorded backward pass, a direct call)
+        omits it and ``vjp`` recomputes. For a ``rowwise`` loss, row ``i`` of ``saved`` belongs
+        to row ``i`` of the inputs (blocked losses save block by block).
     composite : callable, optional
         A separate composite forward for losses whose array forward uses tricks Tensors lack.
     kinks : callable, optional
@@ -118,6 +125,7 @@ class LossSpec:
     reductions: tuple[str, ...] = ("mean", "sum", "none")
     reduction_weights: Callable[..., Any] | None = None
     reduces_itself: bool = False
+    forward_saving: Callable[..., Any] | None = None
     composite: Callable[..., Any] | None = None
     kinks: Callable[..., Any] | None = None
     check: Callable[..., Any] | None = None

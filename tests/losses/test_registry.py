@@ -3,15 +3,19 @@ tracks float64, reductions are consistent. A new loss is covered by registering 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 import nploss.losses  # noqa: F401  (registers every loss)
 from nploss.audit import audit_loss, sample_away_from_kinks
 from nploss.autograd import Tensor, grad
-from nploss.losses import REGISTRY, apply_loss
+from nploss.losses import REGISTRY, _blocks, apply_loss
+from nploss.numerics import array_namespace
 
 NAMES = sorted(REGISTRY)
+SAVING = [n for n in NAMES if REGISTRY[n].forward_saving is not None]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -84,6 +88,40 @@ def test_nan_inputs_are_refused(name):
     inputs[i].flat[0] = np.nan
     with pytest.raises(ValueError, match=f"{spec.args[i].name} contains NaN"):
         apply_loss(spec, *inputs, **spec.params)
+
+
+@pytest.mark.parametrize("name", SAVING)
+def test_what_the_forward_saves_gives_the_gradient_the_vjp_would_recompute(name):
+    spec = REGISTRY[name]
+    xp = array_namespace(np)
+    inputs = sample_away_from_kinks(spec, seed=7)
+    value, saved = spec.forward_saving(xp, *inputs, **spec.params)
+    np.testing.assert_array_equal(value, spec.forward(xp, *inputs, **spec.params))
+    g = np.random.default_rng(7).standard_normal(value.shape)
+    given = spec.vjp(xp, g, *inputs, **spec.params, saved=saved)
+    recomputed = spec.vjp(xp, g, *inputs, **spec.params)
+    for a, b in zip(given, recomputed, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("blocked", [False, True])
+@pytest.mark.parametrize("name", SAVING)
+def test_a_fused_backward_pass_receives_what_the_forward_saved(name, blocked, monkeypatch):
+    spec = REGISTRY[name]
+    received = []
+
+    def vjp(*args, **kwargs):
+        received.append(kwargs.get("saved"))
+        return spec.vjp(*args, **kwargs)
+
+    if blocked:
+        monkeypatch.setattr(_blocks, "MIN_ELEMENTS", 0)
+        monkeypatch.setattr(_blocks, "BLOCK_BYTES", 512)
+    inputs = spec.sample(np.random.default_rng(8), {"N": 64})
+    tensors = [Tensor(x, requires_grad=a.differentiable) for x, a in zip(inputs, spec.args)]
+    apply_loss(dataclasses.replace(spec, vjp=vjp), *tensors, **spec.params).backward()
+    assert len(received) > (1 if blocked else 0)
+    assert all(s is not None for s in received)
 
 
 def test_every_registered_loss_has_formula_reference_and_a_public_function():
