@@ -7,6 +7,11 @@ The PyTorch network is the same: four blocks of Conv2d(3x3, padding 1, 64 filter
 BatchNorm2d, ReLU, MaxPool2d(2); float32; same thread count. The two sides run interleaved, and
 the table gives the median over the repeats. Target (issue 8): at most 1.2x PyTorch.
 
+As the trainer does, the benchmark first calls :func:`nploss.heap.keep_freed_memory`, which
+keeps the memory of each step's large arrays in the process instead of taking it from the
+kernel again, page by page, at the next step. It sets the C library's malloc for the whole
+process, so PyTorch's step, in the same process, runs under the same settings.
+
 With more than one thread the same rows are measured again at 1 thread, in a child process:
 on a machine shared with other work, BLAS and OpenMP threads that wait for each other (a
 matrix product with a long inner dimension, such as a convolution's weight gradient, syncs its
@@ -41,10 +46,11 @@ def _episode(ways: int, shots: int, queries: int, seed: int = 0) -> tuple[np.nda
 
 def nploss_step(ways: int, shots: int, queries: int) -> Callable[[], Any]:
     import nploss.losses as L
-    from nploss import optim
+    from nploss import heap, optim
     from nploss.fewshot import ProtoNet
 
     support, support_labels, query, query_labels = _episode(ways, shots, queries)
+    heap.keep_freed_memory()  # as Trainer does (process-wide: PyTorch, in the same process, gains as much)
     model = ProtoNet(hidden=HIDDEN, dtype="float32")
     model.train()
     optimizer = optim.Adam(list(model.parameters()), lr=1e-3)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import parallel
-from .ops import _lift, _xp, broadcast_to, getitem, matmul, max, reshape, transpose
+from .ops import _lift, _xp, broadcast_to, concatenate, getitem, matmul, max, reshape, transpose
 from .tensor import Tensor, constant, is_grad_enabled, make_node
 
 
@@ -101,23 +101,31 @@ def fold2d(cols: Any, shape: tuple[int, ...], kernel: tuple[int, int], stride: t
     return make_node(image, (cols,), lambda g, out: (unfold2d(g, kernel, stride),))
 
 
-def im2col(x: Any, kernel: tuple[int, int], stride: tuple[int, int]) -> Tensor:
+def im2col(x: Any, kernel: tuple[int, int], stride: tuple[int, int], ones_row: bool = False) -> Tensor:
     """The sliding windows of an (N, C, H, W) image as a (C * kh * kw, N * OH * OW) matrix (a copy):
     column (n, oh, ow) holds the window at (oh, ow) of image n, row (c, i, j) its entry (c, i, j).
-    The windows of :func:`unfold2d`, transposed; the VJP is :func:`col2im`."""
+    The windows of :func:`unfold2d`, transposed; the VJP is :func:`col2im`.
+
+    With ``ones_row`` the matrix has one more row, of ones (homogeneous coordinates): a product
+    with weights whose last column is a bias then adds the bias, in the same matrix product.
+    """
     x = _lift(x)
     xp = _xp(x)
     windows = _window_view(x, kernel, stride).transpose(1, 4, 5, 0, 2, 3)  # (C, kh, kw, N, OH, OW)
     c, kh, kw, n, oh, ow = windows.shape
-    cols = xp.empty(windows.shape, dtype=x.dtype)
+    rows = c * kh * kw
+    matrix = xp.empty((rows + ones_row, n * oh * ow), dtype=x.dtype)
+    cols = matrix[:rows].reshape(windows.shape)  # a view: the first rows, contiguous
+    if ones_row:
+        matrix[rows] = 1
 
     def copy(block: tuple[slice, ...]) -> None:  # the copy is the cost
         cols[block] = windows[block]
 
     # blocks of channels, or of images for an input with fewer channels than threads
     parallel.for_each_block(copy, cols.shape, axis=0 if c >= parallel.get_num_threads() else 3, xp=xp)
-    cols = cols.reshape(c * kh * kw, n * oh * ow)
-    return make_node(cols, (x,), lambda g, out: (col2im(g, x.shape, kernel, stride),))
+    # the ones row is a constant: its cotangent is dropped
+    return make_node(matrix, (x,), lambda g, out: (col2im(getitem(g, slice(0, rows)) if ones_row else g, x.shape, kernel, stride),))
 
 
 def col2im(cols: Any, shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int]) -> Tensor:
@@ -171,9 +179,13 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any 
     n = x.shape[0]
     oh, ow = _output_size(x.shape[2], kh, stride[0]), _output_size(x.shape[3], kw, stride[1])
     # (F, C kh kw) @ (C kh kw, N OH OW): the output comes out as (F, N, OH, OW)
-    out = reshape(matmul(reshape(weight, (f, c * kh * kw)), im2col(x, (kh, kw), stride)), (f, n, oh, ow))
+    weights = reshape(weight, (f, c * kh * kw))
     if bias is not None:
-        out = out + reshape(bias, (f, 1, 1, 1))
+        # the bias as one more column of the weights, against a row of ones under the windows:
+        # the product adds it, and the product's VJP gives its gradient (the sums of g over
+        # N, OH, OW) with the weights', instead of two more passes over the output
+        weights = concatenate([weights, reshape(bias, (f, 1))], axis=1)
+    out = reshape(matmul(weights, im2col(x, (kh, kw), stride, ones_row=bias is not None)), (f, n, oh, ow))
     # NCHW as a transposed view of the (F, N, OH, OW) product, not a copy: the elementwise ops
     # that follow (batch norm, ReLU) keep that memory order, and so do their cotangents, which
     # then reach this product's VJP already laid out as (F, N, OH, OW): no copy either way.

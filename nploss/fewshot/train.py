@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .. import autograd as ag
-from .. import backend
+from .. import backend, heap
 from .. import losses as L
 from .. import nn, optim
 from ..data.augment import random_affine
@@ -138,6 +138,7 @@ class Trainer:
     def __init__(self, config: TrainConfig, data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
         self.config = config
         backend.use(config.backend)
+        heap.keep_freed_memory()  # the same large arrays every step: keep their memory (nploss.heap)
         images, labels, groups = data if data is not None else load_split(config, "train")
         augment = functools.partial(random_affine, **TRAIN_AUGMENT) if config.augment else None
         self.sampler = EpisodeSampler(

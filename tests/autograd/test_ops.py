@@ -273,6 +273,15 @@ def test_im2col_is_the_transposed_unfold_and_col2im_its_adjoint():
     assert_derivatives(lambda x: conv.im2col(x, (2, 3), (2, 1)), [x[:1, :2]])
 
 
+def test_im2col_with_a_ones_row_appends_it_and_drops_its_cotangent():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 5, 6))
+    plain = conv.im2col(x, (2, 3), (2, 1)).data
+    homogeneous = conv.im2col(x, (2, 3), (2, 1), ones_row=True).data
+    np.testing.assert_array_equal(homogeneous, np.vstack([plain, np.ones((1, plain.shape[1]))]))
+    assert_derivatives(lambda x: conv.im2col(x, (2, 3), (2, 1), ones_row=True), [x[:1, :2]])
+
+
 def naive_batch_norm(x, w, b, eps):
     """Per channel with loops: (x - mean) / sqrt(biased var + eps) * w + b."""
     out = np.empty_like(x)
