@@ -38,8 +38,7 @@ def keep_freed_memory() -> bool:
     glibc, or with ``NPLOSS_KEEP_FREED_MEMORY=0``. Calling it again does nothing more."""
     if _applied[0] or os.environ.get("NPLOSS_KEEP_FREED_MEMORY", "1") == "0" or platform.libc_ver()[0] != "glibc":
         return _applied[0]
-    else:
-        mallopt = ctypes.CDLL(None).mallopt
-        # setting either threshold also stops glibc from adjusting them by itself
-        _applied[0] = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
+    mallopt = ctypes.CDLL(None).mallopt
+    # setting either threshold also stops glibc from adjusting them by itself
+    _applied[0] = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
     return _applied[0]

@@ -84,17 +84,17 @@ def forward(spec: Any, xp: Any, arrays: Sequence[Any], params: dict[str, Any], r
             return spec.forward_saving(xp, *block, **params)
         return spec.forward(xp, *block, **params), None
 
-    def reduced(b: slice) -> tuple[Any, Any]:
+    def summed_and_saved(b: slice) -> tuple[Any, tuple[int, ...], Any]:  # summed here, while in cache
         unreduced, saved = unreduced_and_saved(b)
-        return (np.sum(unreduced), unreduced.shape[1:]), saved
+        return np.sum(unreduced), unreduced.shape[1:], saved
 
-    parts = parallel.map_in_order(unreduced_and_saved if reduction == "none" else reduced, blocks)
-    saved = [p[1] for p in parts] if save else None
     if reduction == "none":
-        out = np.concatenate([p[0] for p in parts])
-        return out, out.shape, saved
-    sums = np.stack([p[0][0] for p in parts])
-    return np.sum(sums), (arrays[0].shape[0], *parts[0][0][1]), saved
+        parts = parallel.map_in_order(unreduced_and_saved, blocks)
+        out = np.concatenate([unreduced for unreduced, _ in parts])
+        return out, out.shape, [saved for _, saved in parts] if save else None
+    sums = parallel.map_in_order(summed_and_saved, blocks)
+    tail = sums[0][1]
+    return np.sum(np.stack([s for s, _, _ in sums])), (arrays[0].shape[0], *tail), [saved for _, _, saved in sums] if save else None
 
 
 def vjp(spec: Any, xp: Any, g: Any, arrays: Sequence[Any], params: dict[str, Any], reduction: str, weights: Any, shape: tuple[int, ...], blocks: list[slice], saved: list[Any] | None = None) -> tuple[Any, ...]:
