@@ -16,6 +16,11 @@ def _host_any(mask: Any) -> bool:
     return bool(backend.to_numpy(mask.any()))
 
 
+def _host_all(mask: Any) -> bool:
+    """As :func:`_host_any`, for ``all``."""
+    return bool(backend.to_numpy(mask.all()))
+
+
 def reduction(name: Any, allowed: Sequence[str]) -> None:
     if name not in allowed:
         raise ValueError(f"reduction must be one of {', '.join(map(repr, allowed))}, got {name!r}")
@@ -46,7 +51,7 @@ def finite(name: str, x: Any) -> None:
     if x.dtype.kind not in "fiub":
         raise TypeError(f"{name} must be a numeric array, got dtype {x.dtype}")
     # isfinite(x).all() rather than (~isfinite(x)).any(): one pass over the booleans fewer
-    if x.dtype.kind == "f" and not bool(backend.to_numpy(get_array_module(x).isfinite(x).all())):
+    if x.dtype.kind == "f" and not _host_all(get_array_module(x).isfinite(x)):
         raise ValueError(f"{name} contains NaN or infinite values")
 
 
