@@ -25,30 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from .. import parallel
+from .. import heap, parallel
 from . import _validate
 
 MIN_ELEMENTS = 1 << 20  # below this the per-block Python overhead outweighs the saved traffic
 BLOCK_BYTES = 1 << 20  # per input block: its temporaries stay in the shared cache; fewer, larger blocks cost less Python
-HEAP_PREPARE_BYTES = 8 * BLOCK_BYTES  # above a block's temporaries (see _prepare_heap)
-_heap_prepared = [False]
-
-
-def _prepare_heap() -> None:
-    """Allocate and free one array of several blocks' size, once per process.
-
-    Why: glibc's malloc serves an allocation above its mmap threshold (128 KiB at start) with a
-    fresh mapping, and when such an array is freed it raises that threshold to the array's size
-    and its trim threshold to twice that; memory freed below the trim threshold stays in the
-    process for the next allocation. Until then, a block whose formula keeps three block-sized
-    temporaries alive at once (Huber's forward) gives them back to the kernel at the end of every
-    block and takes page faults to get them again at the next: on 1e7 float32 values, 27,000
-    faults and 75 ms in Huber's forward, against none and 20 ms once an 8 MiB array has been
-    freed, as NumPy programs do all the time. Other allocators ignore it.
-    """
-    if not _heap_prepared[0]:
-        _heap_prepared[0] = True
-        np.empty(HEAP_PREPARE_BYTES, dtype=np.uint8)
+HEAP_PREPARE_BYTES = 8 * BLOCK_BYTES  # above a block's temporaries (see nploss.heap.raise_thresholds)
 
 
 def row_blocks(arrays: Sequence[Any], params: dict[str, Any]) -> list[slice] | None:
@@ -75,7 +57,7 @@ def forward(spec: Any, xp: Any, arrays: Sequence[Any], params: dict[str, Any], r
     the loss reads them, while they are in cache: checked whole, beforehand, they would be read
     from main memory once more, which on 1e7 elements costs a quarter of the loss.
     """
-    _prepare_heap()
+    heap.raise_thresholds(HEAP_PREPARE_BYTES)  # a block's temporaries then stay in the process
 
     def unreduced_and_saved(b: slice) -> tuple[Any, Any]:
         block = [a[b] for a in arrays]
