@@ -124,6 +124,8 @@ _cases = [
         ("real", "real", "real"),
     ),
     OpCase("max_pool2d", lambda x: conv.max_pool2d(x, 2), ((2, 2, 4, 4),), ("real",)),
+    OpCase("max_pool2d (images last)", lambda x: conv.max_pool2d(conv.images_last(x), 2), ((2, 2, 4, 5),), ("real",)),
+    OpCase("images_last", conv.images_last, ((2, 3, 2, 3),), ("real",)),
     OpCase("unfold2d", lambda x: conv.unfold2d(x, (2, 3), (1, 2)), ((1, 2, 4, 5),), ("real",)),
     OpCase("fold2d", lambda c: conv.fold2d(c, (1, 2, 4, 5), (2, 3), (1, 2)), ((1, 3, 2, 2, 2, 3),), ("real",)),
     OpCase("im2col", lambda x: conv.im2col(x, (2, 3), (1, 2)), ((2, 2, 4, 5),), ("real",)),

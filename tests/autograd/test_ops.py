@@ -267,7 +267,8 @@ def test_im2col_is_the_transposed_unfold_and_col2im_its_adjoint():
     cols = conv.im2col(x, (2, 3), (2, 1))
     windows = ag.unfold2d(x, (2, 3), (2, 1)).data  # (N, OH, OW, C, kh, kw)
     n, oh, ow = windows.shape[:3]
-    np.testing.assert_array_equal(cols.data, windows.reshape(n * oh * ow, -1).T)
+    # columns ordered (OH, OW, N): the images are the fastest axis
+    np.testing.assert_array_equal(cols.data, windows.transpose(1, 2, 0, 3, 4, 5).reshape(oh * ow * n, -1).T)
     y = rng.standard_normal(cols.shape)
     assert np.vdot(cols.data, y) == pytest.approx(np.vdot(x, conv.col2im(y, x.shape, (2, 3), (2, 1)).data), rel=1e-12)
     assert_derivatives(lambda x: conv.im2col(x, (2, 3), (2, 1)), [x[:1, :2]])
@@ -280,6 +281,49 @@ def test_im2col_with_a_ones_row_appends_it_and_drops_its_cotangent():
     homogeneous = conv.im2col(x, (2, 3), (2, 1), ones_row=True).data
     np.testing.assert_array_equal(homogeneous, np.vstack([plain, np.ones((1, plain.shape[1]))]))
     assert_derivatives(lambda x: conv.im2col(x, (2, 3), (2, 1), ones_row=True), [x[:1, :2]])
+
+
+def test_conv2d_stores_its_output_images_last_for_the_next_layer():
+    # (F, OH, OW, N) in memory: the layout in which the next conv2d copies its windows, taken
+    # as it is (no copy), and with which the stacked layers still compute the convolutions
+    rng = np.random.default_rng(3)
+    x, w1, w2 = rng.standard_normal((4, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal((2, 3, 2, 2))
+    b1, b2 = rng.standard_normal(3), rng.standard_normal(2)
+    hidden = ag.conv2d(x, w1, b1, padding=1)
+    assert hidden.data.transpose(1, 2, 3, 0).flags.c_contiguous
+    assert conv.images_last(hidden) is hidden
+    out = ag.conv2d(hidden, w2, b2, stride=2)
+    assert out.data.transpose(1, 2, 3, 0).flags.c_contiguous
+    np.testing.assert_allclose(out.data, naive_conv2d(naive_conv2d(x, w1, b1, 1, 1), w2, b2, 2, 0), rtol=1e-12, atol=1e-12)
+
+
+def test_images_last_copies_an_nchw_tensor_and_passes_the_cotangent_through():
+    x = np.arange(24.0).reshape(2, 3, 2, 2)
+    y = conv.images_last(x)
+    assert y.data.transpose(1, 2, 3, 0).flags.c_contiguous
+    np.testing.assert_array_equal(y.data, x)
+    assert_derivatives(conv.images_last, [x])
+
+
+def _stored_as(x, order):
+    """The array ``x`` with its data stored with the axes ``order``, outermost first (a copy)."""
+    return np.ascontiguousarray(x.transpose(order)).transpose(np.argsort(order))
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2, 3), (1, 2, 3, 0), (1, 0, 2, 3), (0, 2, 3, 1)])  # NCHW, images last, CNHW, NHWC
+def test_max_pool2d_gives_the_same_in_every_memory_order_and_keeps_it(order):
+    rng = np.random.default_rng(2)
+    x, g = rng.standard_normal((3, 2, 5, 4)), rng.standard_normal((3, 2, 2, 2))
+    x[0, 0, 0, :2] = x[0, 0, 1, 0] = 7.0  # a window with tied maxima
+    reference = ag.Tensor(x, requires_grad=True)
+    ag.max_pool2d(reference, 2).backward(g)
+    stored = ag.Tensor(_stored_as(x, order), requires_grad=True)
+    out = ag.max_pool2d(stored, 2)
+    out.backward(g)
+    np.testing.assert_array_equal(out.data, ag.max_pool2d(x, 2).data)
+    np.testing.assert_array_equal(stored.grad.data, reference.grad.data)
+    assert reference.grad.data[0, 0, 0, 0] == pytest.approx(g[0, 0, 0, 0] / 3)
+    assert out.data.transpose(order).flags.c_contiguous  # the output keeps the order of its input
 
 
 def naive_batch_norm(x, w, b, eps):
