@@ -20,8 +20,8 @@ of OW * N contiguous values, in the image and in its row of columns alike. The r
 layout moves single values C k_h k_w apart, and NCHW in memory runs of OW values: 14, 7 and 3
 in the last three layers of a Conv-4 network on 28 x 28 images, where the folding of the
 backward pass then took 3.0, 3.8 and 9.6 times as long (200 images, one thread). The
-product's output comes out as
-(F, OH, OW, N), the same layout for the next layer; batch norm, ReLU and max-pooling keep it.
+product's output comes out as (F, OH, OW, N), the same layout for the next layer; batch norm,
+ReLU and max-pooling keep it.
 """
 
 from __future__ import annotations
