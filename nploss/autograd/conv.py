@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import parallel
-from .ops import _lift, _xp, broadcast_to, concatenate, getitem, matmul, max, reshape, transpose
+from .ops import _lift, _xp, broadcast_to, concatenate, getitem, inverse_permutation, matmul, max, reshape, transpose
 from .tensor import Tensor, constant, is_grad_enabled, make_node
 
 
@@ -271,7 +271,7 @@ def _tiled_max_pool2d(x: Tensor, kernel: tuple[int, int]) -> Tensor:
             # the gradient shaped as windows, stored in the memory order of x (kh right after
             # OH, kw after OW, so that it reshapes to the image without a copy)
             layout = [axis for a in order for axis in ((0,), (1,), (2, 3), (4, 5))[a]]
-            spread = xp.empty([windows.shape[a] for a in layout], dtype=g.dtype).transpose(_inverse(layout))
+            spread = xp.empty([windows.shape[a] for a in layout], dtype=g.dtype).transpose(inverse_permutation(layout))
             spread_slabs = spread.transpose(3, 5, *grid)  # slab (i, j): entry (i, j) of every window
 
             def backward(block: tuple[Any, ...]) -> None:
@@ -286,18 +286,13 @@ def _tiled_max_pool2d(x: Tensor, kernel: tuple[int, int]) -> Tensor:
         spread = broadcast_to(reshape(g, (n, c, oh, 1, ow, 1)), (n, c, oh, kh, ow, kw)) * share
         return (reshape(spread, (n, c, oh * kh, ow * kw)),)
 
-    return make_node(pooled.transpose(_inverse(order)), (x,), vjp)
+    return make_node(pooled.transpose(inverse_permutation(order)), (x,), vjp)
 
 
 def _memory_order(array: Any) -> tuple[int, ...]:
     """The axes of ``array`` from the largest stride to the smallest: outermost first in memory
     (axes of length 1, whose stride means nothing, last)."""
     return tuple(sorted(range(array.ndim), key=lambda a: -abs(array.strides[a]) * (array.shape[a] > 1)))
-
-
-def _inverse(permutation: Any) -> tuple[int, ...]:
-    """The permutation that undoes ``permutation`` (as axes of ``transpose``)."""
-    return tuple(sorted(range(len(permutation)), key=list(permutation).__getitem__))
 
 
 def _spread_by_slabs(xp: Any, g: Any, pooled: Any, slabs: list[Any], spread: Any) -> None:

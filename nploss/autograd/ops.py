@@ -541,10 +541,15 @@ def reshape(x: Any, shape: Any) -> Tensor:
     return make_node(x.data.reshape(shape), (x,), lambda g, out: (reshape(g, x.shape),))
 
 
+def inverse_permutation(axes: Sequence[int]) -> tuple[int, ...]:
+    """The axes that undo ``transpose(x, axes)``: ``transpose(transpose(x, axes), inverse)`` is x."""
+    return tuple(sorted(range(len(axes)), key=list(axes).__getitem__))
+
+
 def transpose(x: Any, axes: Any = None) -> Tensor:
     x = _lift(x)
     axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(a % x.ndim for a in axes)
-    inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))
+    inverse = inverse_permutation(axes)
     return make_node(x.data.transpose(axes), (x,), lambda g, out: (transpose(g, inverse),))
 
 
