@@ -271,7 +271,7 @@ def _tiled_max_pool2d(x: Tensor, kernel: tuple[int, int]) -> Tensor:
             # the gradient shaped as windows, stored in the memory order of x (kh right after
             # OH, kw after OW, so that it reshapes to the image without a copy)
             layout = [axis for a in order for axis in ((0,), (1,), (2, 3), (4, 5))[a]]
-            spread = xp.empty([windows.shape[a] for a in layout], dtype=g.dtype).transpose(inverse_permutation(layout))
+            spread = xp.empty(tuple(windows.shape[a] for a in layout), dtype=g.dtype).transpose(inverse_permutation(layout))
             spread_slabs = spread.transpose(3, 5, *grid)  # slab (i, j): entry (i, j) of every window
 
             def backward(block: tuple[Any, ...]) -> None:
