@@ -94,9 +94,13 @@ def for_each_block(fn: Callable[[tuple[Any, ...]], Any], shape: tuple[int, ...],
     map_in_order(fn, [lead + (slice(bounds[i], bounds[i + 1]),) for i in range(parts)])
 
 
+def memory_order(array: Any) -> tuple[int, ...]:
+    """The axes of ``array`` from the largest stride to the smallest: outermost first in memory,
+    whatever view of the data ``array`` is (axes of length 1, whose stride means nothing, last)."""
+    return tuple(sorted(range(array.ndim), key=lambda a: -abs(array.strides[a]) * (array.shape[a] > 1)))
+
+
 def outermost_axis(array: Any) -> int | None:
     """The axis with the largest stride (None for a 0-d array): its blocks are contiguous in
     memory, whatever view of the data ``array`` is (a transposed one, after a convolution)."""
-    if array.ndim == 0:
-        return None
-    return max(range(array.ndim), key=lambda a: abs(array.strides[a]) * (array.shape[a] > 1))
+    return memory_order(array)[0] if array.ndim else None

@@ -250,7 +250,7 @@ def _tiled_max_pool2d(x: Tensor, kernel: tuple[int, int]) -> Tensor:
     # The window grid (N, C, OH, OW) of the slabs, and the output, keep the memory order of x:
     # the maxima and comparisons then run over its contiguous runs (N values, images last after
     # a conv2d; copying the slabs out first measured slower in that layout, not faster).
-    order = _memory_order(x.data)  # the axes of x, outermost first
+    order = parallel.memory_order(x.data)  # the axes of x, outermost first
     grid = tuple((0, 1, 2, 4)[a] for a in order)  # the same axes of windows
     windows_in_order = windows.transpose(3, 5, *grid)
     slabs = [windows_in_order[i, j] for i in range(kh) for j in range(kw)]
@@ -287,12 +287,6 @@ def _tiled_max_pool2d(x: Tensor, kernel: tuple[int, int]) -> Tensor:
         return (reshape(spread, (n, c, oh * kh, ow * kw)),)
 
     return make_node(pooled.transpose(inverse_permutation(order)), (x,), vjp)
-
-
-def _memory_order(array: Any) -> tuple[int, ...]:
-    """The axes of ``array`` from the largest stride to the smallest: outermost first in memory
-    (axes of length 1, whose stride means nothing, last)."""
-    return tuple(sorted(range(array.ndim), key=lambda a: -abs(array.strides[a]) * (array.shape[a] > 1)))
 
 
 def _spread_by_slabs(xp: Any, g: Any, pooled: Any, slabs: list[Any], spread: Any) -> None:
