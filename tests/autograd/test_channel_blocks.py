@@ -17,8 +17,10 @@ from nploss.fewshot.model import conv_block
 
 @pytest.fixture
 def small_blocks(monkeypatch):
-    """Blocks for any size, on three threads (blocks of unequal sizes)."""
+    """Blocks for any size, on three threads (blocks of unequal sizes), cut further above 64
+    elements (as large arrays are cut into cache-sized pieces)."""
     monkeypatch.setattr(parallel, "MIN_BLOCK_ELEMENTS", 1)
+    monkeypatch.setattr(parallel, "MAX_BLOCK_ELEMENTS", 64)
     parallel.set_num_threads(3)
     yield
     parallel.set_num_threads(parallel._default_threads())
@@ -48,9 +50,11 @@ def _run(dtype, channels):
 
 @pytest.mark.parametrize("channels", [5, 1])  # 1: fewer channels than threads, blocks of images
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_blocks_on_threads_give_the_results_of_one_thread(small_blocks, dtype, channels):
+def test_blocks_on_threads_give_the_results_of_one_thread(small_blocks, monkeypatch, dtype, channels):
     parallel.set_num_threads(1)
+    monkeypatch.setattr(parallel, "MAX_BLOCK_ELEMENTS", 1 << 40)  # not cut either: one block
     whole = _run(dtype, channels)
+    monkeypatch.setattr(parallel, "MAX_BLOCK_ELEMENTS", 64)
     parallel.set_num_threads(3)
     blocked = _run(dtype, channels)
     for a, b in zip(whole, blocked):
@@ -71,6 +75,17 @@ def test_a_block_covers_its_share_and_the_shares_cover_the_array(small_blocks):
     assert [c[1] for c in calls] == [slice(0, 2), slice(2, 4), slice(4, 7)]
     calls.clear()
     parallel.for_each_block(calls.append, seen.shape, axis=None)
+    assert calls == [(Ellipsis,)]
+
+
+def test_a_large_array_is_cut_into_cache_sized_blocks_even_on_one_thread(small_blocks, monkeypatch):
+    monkeypatch.setattr(parallel, "MAX_BLOCK_ELEMENTS", 10)
+    parallel.set_num_threads(1)
+    calls = []
+    parallel.for_each_block(calls.append, (2, 7, 3), axis=1)  # 42 elements: 5 blocks of 6 to 12
+    assert [c[1] for c in calls] == [slice(0, 1), slice(1, 2), slice(2, 4), slice(4, 5), slice(5, 7)]
+    calls.clear()
+    parallel.for_each_block(calls.append, (2, 1, 30), axis=1)  # an axis of one: nothing to cut
     assert calls == [(Ellipsis,)]
 
 
