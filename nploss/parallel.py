@@ -79,7 +79,8 @@ MIN_BLOCK_ELEMENTS = 1 << 16
 # passes over its block several times (batch norm: a mean, a centring, a variance, a scaling;
 # the folding of a convolution: kh * kw additions into the same image) then finds the piece in
 # its core's cache after the first pass instead of reading it from memory again at every pass
-# (the Conv-4 training step of the benchmarks: 5-10% less time, on one thread and on two).
+# (per op on layer-sized arrays, 10-30% less time; the Conv-4 training step of the benchmarks:
+# 8-10% less on one thread, on two within the +-5% noise of a 2-core machine).
 MAX_BLOCK_ELEMENTS = 1 << 17
 
 
