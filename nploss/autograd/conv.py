@@ -97,9 +97,10 @@ def images_last(x: Any) -> Tensor:
     axis: the layout in which :func:`conv2d` copies windows fastest (see the module docstring).
     The same values (the VJP passes the cotangent through); a copy unless ``x`` already is so."""
     x = _lift(x)
-    if x.data.transpose(1, 2, 3, 0).flags.c_contiguous:
+    stored = x.data.transpose(1, 2, 3, 0)  # (C, H, W, N): C-contiguous exactly when stored so
+    if stored.flags.c_contiguous:
         return x
-    data = _xp(x).ascontiguousarray(x.data.transpose(1, 2, 3, 0))
+    data = _xp(x).ascontiguousarray(stored)
     return make_node(data.transpose(3, 0, 1, 2), (x,), lambda g, out: (g,))
 
 
@@ -251,7 +252,8 @@ def _tiled_max_pool2d(x: Tensor, kernel: tuple[int, int]) -> Tensor:
     # the maxima and comparisons then run over its contiguous runs (N values, images last after
     # a conv2d; copying the slabs out first measured slower in that layout, not faster).
     order = parallel.memory_order(x.data)  # the axes of x, outermost first
-    grid = tuple((0, 1, 2, 4)[a] for a in order)  # the same axes of windows
+    window_axes = ((0,), (1,), (2, 3), (4, 5))  # what each axis of x is in windows: N, C, (OH, kh), (OW, kw)
+    grid = tuple(window_axes[a][0] for a in order)  # N, C, OH, OW of windows, in that order
     windows_in_order = windows.transpose(3, 5, *grid)
     slabs = [windows_in_order[i, j] for i in range(kh) for j in range(kw)]
     pooled = xp.empty(windows_in_order.shape[2:], dtype=x.dtype)
@@ -270,7 +272,7 @@ def _tiled_max_pool2d(x: Tensor, kernel: tuple[int, int]) -> Tensor:
             g_in_order = g.data.transpose(order)
             # the gradient shaped as windows, stored in the memory order of x (kh right after
             # OH, kw after OW, so that it reshapes to the image without a copy)
-            layout = [axis for a in order for axis in ((0,), (1,), (2, 3), (4, 5))[a]]
+            layout = [axis for a in order for axis in window_axes[a]]
             spread = xp.empty(tuple(windows.shape[a] for a in layout), dtype=g.dtype).transpose(inverse_permutation(layout))
             spread_slabs = spread.transpose(3, 5, *grid)  # slab (i, j): entry (i, j) of every window
 

@@ -48,7 +48,7 @@ def _run(dtype, channels):
     return [out.numpy()] + [t.grad.numpy() for t in tensors]
 
 
-@pytest.mark.parametrize("channels", [5, 1])  # 1: fewer channels than threads, blocks of images
+@pytest.mark.parametrize("channels", [5, 1])  # 1: fewer channels than threads, im2col in blocks of output rows
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_blocks_on_threads_give_the_results_of_one_thread(small_blocks, monkeypatch, dtype, channels):
     parallel.set_num_threads(1)
