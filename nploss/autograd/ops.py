@@ -36,7 +36,7 @@ from typing import Any
 import numpy
 
 from .. import backend, numerics, parallel
-from .tensor import Tensor, constant, is_grad_enabled, make_node
+from .tensor import VJP, Tensor, constant, is_grad_enabled, make_node
 
 # ------------------------------------------------------------------------------------ helpers
 
@@ -120,9 +120,14 @@ def _unary(x: Tensor, data: Any, formula: Callable[[Any, Any, Any], Any]) -> Ten
     """The node of an elementwise op ``y = f(x)`` whose VJP is ``formula(g, x, y)``, written
     with arithmetic operators only: on Tensors when the backward pass is recorded, else on arrays
     (only the result is wrapped)."""
-    # A partial, not a closure over x and formula: one small object per node instead of a
-    # function, its cells and their tuple (fewer objects for the garbage collector to walk)
-    return make_node(data, (x,), functools.partial(_unary_vjp, formula))
+    return make_node(data, (x,), _unary_vjp_of(formula))
+
+
+# The VJP depends on the formula only (the node hands it g and itself), so every node of an op
+# shares one VJP object, made on the op's first use: nothing to build or collect per node.
+@functools.cache
+def _unary_vjp_of(formula: Callable[[Any, Any, Any], Any]) -> VJP:
+    return functools.partial(_unary_vjp, formula)
 
 
 def _unary_vjp(formula: Callable[[Any, Any, Any], Any], g: Tensor, out: Tensor) -> tuple[Tensor]:
@@ -136,7 +141,12 @@ def _binary(a: Tensor, b: Tensor, data: Any, formula_a: Callable[..., Any], form
     """The node of a binary op ``out = f(a, b)`` whose VJPs are ``formula_a(g, a, b, out)`` and
     ``formula_b(g, a, b, out)``, as in :func:`_unary`. Only the inputs that require a gradient
     get one: the product for a constant side is never computed."""
-    return make_node(data, (a, b), functools.partial(_binary_vjp, formula_a, formula_b))
+    return make_node(data, (a, b), _binary_vjp_of(formula_a, formula_b))
+
+
+@functools.cache
+def _binary_vjp_of(formula_a: Callable[..., Any], formula_b: Callable[..., Any]) -> VJP:
+    return functools.partial(_binary_vjp, formula_a, formula_b)
 
 
 def _binary_vjp(

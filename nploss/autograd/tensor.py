@@ -178,7 +178,8 @@ class Tensor:
                 "computed from has requires_grad=True (or it was computed under no_grad())"
             )
         grads = _backprop([self], [grad_output], create_graph, wanted=None)
-        for leaf, g in grads.values():
+        for leaf in grads:
+            g = grads[leaf]  # not grads.items(): the item tuple it reuses holds g once more
             if leaf.grad is None:
                 # VJPs may hand the same array to several inputs (add returns (g, g)) or pass
                 # grad_output through as a view: each leaf gets a gradient of its own, copied
@@ -282,11 +283,11 @@ def make_node(data: Any, parents: tuple[Tensor, ...], vjp: VJP) -> Tensor:
 def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
     """Nodes that require grad and lead to ``roots``, every parent before its children."""
     nodes = list(roots)
-    seen = {id(node) for node in nodes}
+    seen = set(nodes)
     for node in nodes:  # the list grows as parents are found: a breadth-first sweep
         for p in node._parents:
-            if p.requires_grad and id(p) not in seen:
-                seen.add(id(p))
+            if p.requires_grad and p not in seen:
+                seen.add(p)
                 nodes.append(p)
     # parents are made before their children, so they have smaller numbers
     nodes.sort(key=_node_number)
@@ -330,7 +331,7 @@ def _sole_owner(g: Tensor) -> bool:
         and data.base is None
         and data.flags.writeable
         and sys.getrefcount(data) <= 3  # g.data, the local `data`, getrefcount's argument
-        and sys.getrefcount(g) <= 4  # the caller's tuple and loop variable, the parameter, the argument
+        and sys.getrefcount(g) <= 4  # the caller's dict and loop variable, the parameter, the argument
     )
 
 
@@ -338,23 +339,27 @@ def _backprop(
     outputs: Sequence[Tensor],
     grad_outputs: Sequence[Any],
     create_graph: bool,
-    wanted: set[int] | None,
-) -> dict[int, tuple[Tensor, Tensor]]:
-    """Reverse-mode sweep. Returns ``{id(t): (t, dL/dt)}`` for the ``wanted`` ids, or for every
-    leaf that requires grad when ``wanted`` is None."""
-    grads: dict[int, Tensor] = {}
+    wanted: set[Tensor] | None,
+) -> dict[Tensor, Tensor]:
+    """Reverse-mode sweep. Returns ``{t: dL/dt}`` for the ``wanted`` Tensors, or for every leaf
+    that requires grad when ``wanted`` is None.
+
+    Tensors are the keys of its dicts and sets: a Tensor defines no ``__eq__``, so it hashes and
+    compares by identity, as ``id(t)`` would, without a call to ``id`` at every lookup.
+    """
+    grads: dict[Tensor, Tensor] = {}
     for out, g in zip(outputs, grad_outputs):
         g = _seed(out, g)
-        grads[id(out)] = grads[id(out)] + g if id(out) in grads else g
-    found: dict[int, tuple[Tensor, Tensor]] = {}
+        grads[out] = grads[out] + g if out in grads else g
+    found: dict[Tensor, Tensor] = {}
     with _grad_mode(create_graph):
         for node in reversed(_topological_order(outputs)):
-            g = grads.pop(id(node), None)
+            g = grads.pop(node, None)
             if g is None:  # no path from the outputs' cotangents reaches this node
                 continue
             vjp = node._vjp
-            if (vjp is None) if wanted is None else (id(node) in wanted):
-                found[id(node)] = (node, g)
+            if (vjp is None) if wanted is None else (node in wanted):
+                found[node] = g
             if vjp is None:
                 continue
             for parent, g_parent in zip(node._parents, vjp(g, node)):
@@ -362,9 +367,8 @@ def _backprop(
                     continue
                 if g_parent.data.shape != parent.data.shape:  # the forward broadcast this parent
                     g_parent = _ops.sum_to(g_parent, parent.data.shape)
-                key = id(parent)
-                previous = grads.get(key)
-                grads[key] = g_parent if previous is None else previous + g_parent
+                previous = grads.get(parent)
+                grads[parent] = g_parent if previous is None else previous + g_parent
     return found
 
 
@@ -409,11 +413,11 @@ def grad(
     for i, t in enumerate(outputs):
         if not t.requires_grad:
             raise ValueError(f"outputs[{i}] does not require grad: it does not depend on any input")
-    found = _backprop(outputs, grad_outputs, create_graph, wanted={id(t) for t in inputs})
+    found = _backprop(outputs, grad_outputs, create_graph, wanted=set(inputs))
     result: list[Tensor | None] = []
     for i, t in enumerate(inputs):
-        if id(t) in found:
-            result.append(found[id(t)][1])
+        if t in found:
+            result.append(found[t])
         elif allow_unused:
             result.append(None)
         else:
