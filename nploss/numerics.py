@@ -92,6 +92,19 @@ def softmax(xp: Any, x: Any, axis: int = -1) -> Any:
     return e
 
 
+def softmax_and_logsumexp(xp: Any, x: Any, axis: int = -1) -> tuple[Any, Any]:
+    r"""Softmax and log-sum-exp (kept dims) along ``axis``, from one exponential per entry:
+    with :math:`e_i = e^{x_i - m}` and :math:`s = \sum_i e_i`, the softmax is :math:`e_i / s` and
+    the log-sum-exp :math:`m + \log s`. A loss whose gradient is a softmax (cross entropy) keeps
+    the first for its backward pass, which then takes no exponential at all."""
+    e, m = _exp_shifted_by_max(xp, x, axis)
+    s = xp.sum(e, axis=axis, keepdims=True)
+    with numpy.errstate(divide="ignore"):  # an all -inf row: log(0) = -inf, as in logsumexp
+        lse = xp.log(s) + m
+    e /= s
+    return e, lse
+
+
 def _exp_shifted_by_max(xp: Any, x: Any, axis: Any) -> tuple[Any, Any]:
     r""":math:`e^{x - m}` as a fresh floating array (exponentiated in place), and the shift
     :math:`m`: the maximum over ``axis`` (keepdims), or 0 where that maximum is not finite (an
@@ -135,6 +148,9 @@ class ArrayNamespace:
 
     def logsumexp(self, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
         return logsumexp(self.module, x, axis=axis, keepdims=keepdims)
+
+    def softmax_and_logsumexp(self, x: Any, axis: int = -1) -> tuple[Any, Any]:
+        return softmax_and_logsumexp(self.module, x, axis=axis)
 
     def log_softmax(self, x: Any, axis: int = -1) -> Any:
         return x - logsumexp(self.module, x, axis=axis, keepdims=True)

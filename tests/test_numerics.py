@@ -71,3 +71,22 @@ def test_huber_by_the_signed_clip_is_the_min_form(e, delta):
         plain = m * (a - 0.5 * m)
         fast = regression._huber_forward(np, e, np.zeros_like(e), delta=delta)
     np.testing.assert_array_equal(fast, plain)
+
+
+@st.composite
+def real_matrices(draw):
+    dtype = draw(DTYPES)
+    shape = (draw(st.integers(1, 6)), draw(st.integers(1, 8)))
+    return draw(arrays(dtype, shape, elements=_reals(dtype).map(float)))
+
+
+@given(real_matrices(), st.sampled_from([0, 1, -1]))
+def test_softmax_and_logsumexp_from_one_exponential_are_those_of_the_separate_functions(x, axis):
+    with np.errstate(over="ignore", under="ignore"):
+        softmax, lse = numerics.softmax_and_logsumexp(np, x, axis=axis)
+        np.testing.assert_array_equal(softmax, numerics.softmax(np, x, axis=axis))
+        np.testing.assert_array_equal(lse, numerics.logsumexp(np, x, axis=axis, keepdims=True))
+    assert softmax.dtype == lse.dtype == x.dtype
+    # with |x| up to 1e30 (float32 overflows at 88.7): finite, a distribution along the axis
+    assert np.all(np.isfinite(softmax)) and np.all(softmax >= 0)
+    np.testing.assert_allclose(softmax.sum(axis=axis), 1.0, rtol=1e-5 if x.dtype == np.float32 else 1e-12)

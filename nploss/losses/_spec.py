@@ -79,7 +79,7 @@ class LossSpec:
         ``reduction`` and ``forward`` returns the reduced value.
     forward_saving : callable, optional
         ``(xp, *inputs, **params) -> (unreduced, saved)``: the same forward, also returning what
-        ``vjp`` would otherwise recompute (cross entropy's log-sum-exp per sample, as PyTorch's
+        ``vjp`` would otherwise recompute (cross entropy's softmax, as PyTorch's
         ``log_softmax`` keeps its output for the backward pass). A fused backward pass then calls
         ``vjp(..., saved=saved)``; any other caller (a recorded backward pass, a direct call)
         omits it and ``vjp`` recomputes. For a ``rowwise`` loss, row ``i`` of ``saved`` belongs

@@ -437,51 +437,44 @@ def _ce_reduction_weights(xp: Any, reduction: str, scores: Any, target: Any, *, 
     return 1.0 / total if total > 0 else 0.0
 
 
-def _ce_forward_saving(xp: Any, logits: Any, target: Any, *, weight: Any, ignore_index: int, label_smoothing: float) -> tuple[Any, Any]:
-    """The loss, and the log-sum-exp of every sample's logits (kept for the backward pass)."""
-    lse = xp.logsumexp(logits, axis=1, keepdims=True)
+def _ce_from_logsumexp(xp: Any, logits: Any, lse: Any, target: Any, weight: Any, ignore_index: int, label_smoothing: float) -> Any:
+    """The loss of every sample, given the log-sum-exp of its logits (kept dims)."""
     if label_smoothing:
         a = _ce_target(logits, xp.as_data(target), weight, ignore_index, label_smoothing)
         # log_softmax by log-sum-exp: finite for any finite logits, so 0 * log p is 0, never NaN
-        return -xp.sum(a * (logits - lse), axis=1), lse
+        return -xp.sum(a * (logits - lse), axis=1)
     # a one-hot a picks one log-probability per sample: -w_y (z_y - logsumexp z), the same
     # value as the sum over the classes, without the dense (N, C) target and product
     safe, w = _ce_labels(logits, xp.as_data(target), weight, ignore_index)
     picked = xp.take_along_axis(logits, xp.expand_dims(safe, 1), axis=1)
-    return w * xp.squeeze(lse - picked, 1), lse
+    return w * xp.squeeze(lse - picked, 1)
 
 
 def _ce_forward(xp: Any, logits: Any, target: Any, *, weight: Any, ignore_index: int, label_smoothing: float) -> Any:
-    return _ce_forward_saving(xp, logits, target, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing)[0]
+    lse = xp.logsumexp(logits, axis=1, keepdims=True)
+    return _ce_from_logsumexp(xp, logits, lse, target, weight, ignore_index, label_smoothing)
+
+
+def _ce_forward_saving(xp: Any, logits: Any, target: Any, *, weight: Any, ignore_index: int, label_smoothing: float) -> tuple[Any, Any]:
+    """The loss, and the softmax of every sample's logits: the backward pass's softmax, kept as
+    PyTorch's ``log_softmax`` keeps its output (as large as the logits), so that the backward
+    pass takes no exponential (in float32, NumPy's ``exp`` is most of the loss's time)."""
+    softmax, lse = xp.softmax_and_logsumexp(logits, axis=1)
+    return _ce_from_logsumexp(xp, logits, lse, target, weight, ignore_index, label_smoothing), softmax
 
 
 def _ce_vjp(xp: Any, g: Any, logits: Any, target: Any, *, weight: Any, ignore_index: int, label_smoothing: float, saved: Any = None) -> tuple[Any]:
-    # given the forward's log-sum-exp (``saved``), softmax(z) = exp(z - logsumexp z) takes one
-    # exponential per logit, without a second pass for the maximum and the sum
-    lse = xp.logsumexp(logits, axis=1, keepdims=True) if saved is None else saved
+    softmax = xp.softmax(logits, axis=1) if saved is None else saved  # the forward's, when it kept it
     if label_smoothing:
         a = _ce_target(logits, xp.as_data(target), weight, ignore_index, label_smoothing)
         # d/dz [-sum_c a_c (z_c - logsumexp z)] = (sum_c a_c) softmax(z) - a: softmax(z) - y for a one-hot y
         g = xp.expand_dims(g, 1)
-        return (_softmax_times(xp, logits, lse, g * a.sum(axis=1, keepdims=True)) - g * a,)
+        return (softmax * (g * a.sum(axis=1, keepdims=True)) - g * a,)
     # the same gradient for a = w_y e_y: g w_y (softmax(z) - e_y), the e_y subtracted in place
+    # (the product is a fresh array: the saved softmax stays as it was, for a second backward pass)
     safe, w = _ce_labels(logits, xp.as_data(target), weight, ignore_index)
     c = xp.expand_dims(g * w, 1)
-    return (_subtract_at_labels(_softmax_times(xp, logits, lse, c), safe, c),)
-
-
-def _softmax_times(xp: Any, logits: Any, lse: Any, c: Any) -> Any:
-    r""":math:`c\,\mathrm{softmax}(z) = c\,e^{z - \mathrm{logsumexp}\,z}` along axis 1, on an array
-    computed in place in the temporary :math:`z - \mathrm{logsumexp}\,z`. Why in place: NumPy's
-    exp runs up to 1.7x slower when its output starts a few hundred bytes after its input modulo
-    4 KiB (the processor then stalls loads that may alias pending stores), which a fresh output
-    array may well do. On Tensors (a recorded backward pass) the plain product."""
-    p = logits - lse
-    if isinstance(p, Tensor):
-        return xp.exp(p) * c
-    xp.exp(p, out=p)
-    p *= c
-    return p
+    return (_subtract_at_labels(softmax * c, safe, c),)
 
 
 def _subtract_at_labels(grad: Any, labels: Any, values: Any) -> Any:
