@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
 import numpy as np
@@ -59,17 +60,49 @@ def get_num_threads() -> int:
 
 
 def map_in_order(fn: Callable[[T], Any], items: Iterable[T], tasks: int | None = None) -> list[Any]:
-    """``[fn(item) for item in items]``, on the thread pool (one thread: in the caller), handed
-    out as ``tasks`` runs of consecutive items (default: four per thread)."""
+    """``[fn(item) for item in items]``, on the calling thread and the pool's, handed out as
+    ``tasks`` runs of consecutive items (default: four per thread).
+
+    The caller works too: the pool holds one thread fewer than :func:`get_num_threads`, and
+    every thread, the caller's included, takes the next run not yet taken until none is left.
+    Why: the caller's core is already awake, where a pool thread must be woken (after a pause,
+    on a virtual machine, a core may first have to be given back by the host). Against a pool
+    that did all the work while the caller waited, on 2 threads: a loss on large inputs called
+    after a 50 ms pause took 0.80-0.90x the time (cross entropy on 65,536 x 100 and MSE on 1e7,
+    float32), called again at once 0.94-0.97x; the Conv-4 training step within the noise.
+    """
     items = list(items)
     if _threads[0] == 1 or len(items) < 2:
         return [fn(item) for item in items]
     if _pool[0] is None:
-        _pool[0] = ThreadPoolExecutor(max_workers=_threads[0], thread_name_prefix="nploss")
+        _pool[0] = ThreadPoolExecutor(max_workers=_threads[0] - 1, thread_name_prefix="nploss")
     # contiguous runs of items per task: fewer hand-offs, and each thread walks memory in order
     per_task = -(-len(items) // tasks) if tasks else max(1, len(items) // (4 * _threads[0]))
     runs = [items[i : i + per_task] for i in range(0, len(items), per_task)]
-    return [r for results in _pool[0].map(lambda run: [fn(item) for item in run], runs) for r in results]
+    results: list[list[Any]] = [[] for _ in runs]
+    untaken: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for i in range(len(runs)):
+        untaken.put(i)
+
+    def work() -> None:
+        while True:
+            try:
+                i = untaken.get_nowait()
+            except queue.Empty:
+                return
+            results[i] = [fn(item) for item in runs[i]]
+
+    helpers = [_pool[0].submit(work) for _ in range(min(_threads[0], len(runs)) - 1)]
+    try:
+        work()
+    finally:
+        for helper in helpers:
+            helper.cancel()  # not started yet: nothing left for it (and no thread to wake)
+        wait(helpers)  # no helper may still write into the caller's arrays once this returns
+    for helper in helpers:
+        if not helper.cancelled():
+            helper.result()  # a helper's exception, raised here
+    return [r for run_results in results for r in run_results]
 
 
 # Below this many elements a block is not worth a hand-off to another thread (tens of µs).

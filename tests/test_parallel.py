@@ -1,0 +1,75 @@
+"""nploss.parallel.map_in_order: the results in order, the calling thread working beside the
+pool's, and nothing left running in the background once it returns or raises."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from nploss import parallel
+
+
+@pytest.fixture
+def threads():
+    def use(n):
+        parallel.set_num_threads(n)
+
+    yield use
+    parallel.set_num_threads(parallel._default_threads())
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("tasks", [None, 1, 2, 5])
+@pytest.mark.parametrize("count", [0, 1, 2, 7, 40])
+def test_results_come_in_the_order_of_the_items(threads, n, tasks, count):
+    threads(n)
+    assert parallel.map_in_order(lambda i: i * i, range(count), tasks=tasks) == [i * i for i in range(count)]
+
+
+def test_the_calling_thread_works_beside_the_pool(threads):
+    threads(2)
+    both_inside = threading.Barrier(2)
+    workers = []
+
+    def item(i):
+        workers.append(threading.get_ident())
+        both_inside.wait(timeout=10)  # broken (an error) unless two threads hold an item at once
+        return i
+
+    assert parallel.map_in_order(item, range(2)) == [0, 1]
+    assert threading.get_ident() in workers and len(set(workers)) == 2
+
+
+def test_an_error_is_raised_once_every_thread_has_stopped(threads):
+    threads(2)
+    both_inside = threading.Barrier(2)
+    finished = []
+    caller = threading.get_ident()
+
+    def item(i):
+        both_inside.wait(timeout=10)
+        if threading.get_ident() == caller:
+            raise ValueError("the caller's item")
+        time.sleep(0.2)  # the pool's item is still running when the caller's fails
+        finished.append(i)
+
+    with pytest.raises(ValueError, match="the caller's item"):
+        parallel.map_in_order(item, range(2))
+    assert len(finished) == 1  # map_in_order waited for it
+
+
+def test_an_error_on_a_pool_thread_reaches_the_caller(threads):
+    threads(2)
+    both_inside = threading.Barrier(2)
+    caller = threading.get_ident()
+
+    def item(i):
+        both_inside.wait(timeout=10)
+        if threading.get_ident() != caller:
+            raise KeyError("the pool's item")
+        return i
+
+    with pytest.raises(KeyError, match="the pool's item"):
+        parallel.map_in_order(item, range(2))
