@@ -100,7 +100,7 @@ def asarray(data: Any, dtype: Any = None) -> Any:
 
 def to_numpy(a: Any) -> numpy.ndarray:
     """``a`` as a NumPy array on the host (a device-to-host copy when ``a`` is a CuPy array)."""
-    if hasattr(a, "get") and not isinstance(a, numpy.ndarray):
+    if type(a) is not numpy.ndarray and hasattr(a, "get"):  # a device array: CuPy's copy to the host
         return a.get()
     return numpy.asarray(a)
 

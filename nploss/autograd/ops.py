@@ -61,7 +61,9 @@ def _lift(x: Any, like: Tensor | None = None) -> Tensor:
     if like is not None and isinstance(x, _PYTHON_NUMBER):
         dtype = like.data.dtype
         if dtype.kind == "f":
-            if x and isinstance(like.data, backend.NUMPY_DATA):  # not 0.0 == -0.0: see _numpy_constant
+            # for a NumPy array itself, not a subclass (a stand-in for a device array may be one)
+            # nor a NumPy scalar (no gain); not for 0.0, as 0.0 == -0.0: see _numpy_constant
+            if x and type(like.data) is numpy.ndarray:
                 return _numpy_constant(x, dtype)
             return constant(dtype.type(x))
     return Tensor(x)

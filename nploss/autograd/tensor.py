@@ -78,7 +78,9 @@ class Tensor:
     Parameters
     ----------
     data : array_like
-        Anything ``xp.asarray`` accepts; a Tensor's data is taken as is (not copied).
+        Anything ``xp.asarray`` accepts, for ``xp`` the array module of the backend in use: under
+        CuPy, host data is copied to the GPU. An array of that module, or a Tensor's data, is
+        taken as it is (not copied).
     requires_grad : bool
         Whether gradients with respect to this Tensor are wanted. Only floating-point data can
         require a gradient.
@@ -101,7 +103,9 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         if isinstance(data, Tensor):
             data = data.data
-        xp = backend.get_array_module(data)
+        # the data lives where the backend in use computes: host data (a list, a NumPy array) is
+        # copied to the GPU under CuPy, as CuPy's kernels take no host arrays
+        xp = backend.xp()
         if not isinstance(data, xp.ndarray) or (dtype is not None and data.dtype != dtype):
             data = xp.asarray(data, dtype=dtype)
         if requires_grad and data.dtype.kind not in "fc":

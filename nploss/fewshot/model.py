@@ -24,8 +24,7 @@ from typing import Any
 import numpy as np
 
 from .. import autograd as ag
-from .. import losses
-from .. import nn
+from .. import backend, losses, nn
 from ..autograd import Tensor
 
 METRICS = ("euclidean", "cosine")
@@ -134,7 +133,8 @@ class ProtoNet(nn.Module):
         """Embed an episode in one batch (batch norm then sees support and queries together, as
         in training) and return its ``support``, ``query`` and ``prototypes`` embeddings."""
         n_support = len(support_labels)
-        images = np.concatenate([np.asarray(support_images), np.asarray(query_images)])
+        xp = backend.get_array_module(support_images, query_images)  # images on the GPU stay there
+        images = xp.concatenate([xp.asarray(support_images), xp.asarray(query_images)])
         z = self.embed(images)
         support, query = z[:n_support], z[n_support:]
         return {"support": support, "query": query, "embeddings": z, "prototypes": self.prototypes(support, support_labels, ways)}

@@ -93,6 +93,10 @@ def apply_loss(spec: LossSpec, *inputs: Any, reduction: str = "mean", mode: str 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}, got {mode!r}")
     arrays = [as_data(x) if isinstance(x, Tensor) else get_array_module(x).asarray(x) for x in inputs]
+    # one array module for the whole loss: labels or targets given on the host join inputs on the
+    # GPU (CuPy's kernels take no host arrays)
+    module = get_array_module(*arrays)
+    arrays = [a if get_array_module(a) is module else module.asarray(a) for a in arrays]
     with_tensors = any(isinstance(x, Tensor) for x in inputs)
     _validate.arity(spec, arrays)
     blocks = None

@@ -1,0 +1,134 @@
+"""The ``cupy`` backend's paths, run without a GPU on a stand-in for CuPy (``tests/fake_cupy.py``:
+NumPy's arithmetic under CuPy's rule that a kernel takes no host array, and NumPy's conversions
+refusing device arrays). What this proves: every array of the engine, of every loss and of a
+training run lives on the device, nothing is converted on the host behind CuPy's back, and the
+values are those of the NumPy backend. What it cannot: CuPy's own routines (``tests/test_gpu.py``
+runs the engine on a real GPU)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+import nploss
+import nploss.autograd as ag
+from nploss import backend
+from nploss.losses import REGISTRY, apply_loss
+from tests.fake_cupy import cupy, cupyx, refusing_implicit_copies
+from tests.fewshot.test_fewshot import TOY, tiny_config
+
+
+@pytest.fixture
+def stand_in(monkeypatch):
+    """The ``cupy`` backend, on the stand-in."""
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    monkeypatch.setitem(sys.modules, "cupyx", cupyx)
+    nploss.use("cupy")
+    try:
+        with refusing_implicit_copies():
+            yield
+    finally:
+        nploss.use("numpy")
+
+
+def test_the_stand_in_keeps_cupys_rules(stand_in):
+    device = cupy.asarray(np.arange(3.0))
+    with pytest.raises(TypeError, match="Unsupported type"):
+        device + np.ones(3)  # a ufunc given a host array
+    with pytest.raises(TypeError, match="Unsupported type"):
+        cupy.maximum(device, np.asarray(0.0))  # a 0-d host array too
+    with pytest.raises(TypeError, match="Unsupported type"):
+        cupy.concatenate([device, np.ones(2)])  # a routine given a host array
+    with pytest.raises(TypeError, match="Implicit conversion"):
+        np.asarray(device)
+    assert isinstance(device * np.float64(2.0) + 1, cupy.ndarray)  # scalars are welcome
+    total = cupy.sum(device)
+    assert isinstance(total, cupy.ndarray) and total.ndim == 0 and float(total) == 3.0
+    assert type(device.get()) is np.ndarray and type(backend.to_numpy(device)) is np.ndarray
+
+
+def test_a_tensor_of_host_data_lives_on_the_device(stand_in):
+    x = ag.Tensor(np.ones((2, 3)), requires_grad=True)
+    assert isinstance(x.data, cupy.ndarray)
+    on_device = cupy.asarray(np.ones(3))
+    assert ag.Tensor(on_device).data is on_device  # not copied
+    assert isinstance(ag.Tensor([1.0, 2.0]).data, cupy.ndarray)
+
+
+def _network(x_host, w_host):
+    x, w = ag.Tensor(x_host, requires_grad=True), ag.Tensor(w_host, requires_grad=True)
+    y = ag.logsumexp(ag.reshape(ag.max_pool2d(ag.relu(ag.conv2d(x, w, padding=1)), 2), (2, -1)), axis=1).sum()
+    y.backward()
+    return y, x, w
+
+
+def test_the_engine_on_the_device_gives_the_values_of_numpy(stand_in):
+    rng = np.random.default_rng(0)
+    x_host, w_host = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+    on_device = _network(x_host, w_host)
+    nploss.use("numpy")
+    on_host = _network(x_host, w_host)
+    for a, b in zip(on_device, on_host, strict=True):
+        assert isinstance(a.data, cupy.ndarray) and type(b.data) is not cupy.ndarray
+        np.testing.assert_allclose(a.data.get(), b.data, rtol=1e-12)
+        if a.grad is not None:
+            assert isinstance(a.grad.data, cupy.ndarray)
+            np.testing.assert_allclose(a.grad.data.get(), b.grad.data, rtol=1e-12)
+
+
+def _loss_and_gradients(spec, inputs, mode, on_device):
+    """The loss and its gradients; on the device, the differentiable inputs are device Tensors and
+    the others (labels, targets) stay NumPy arrays on the host, as a user would pass them."""
+    tensors = [ag.Tensor(cupy.asarray(x) if on_device else x, requires_grad=True) if a.differentiable else x for x, a in zip(inputs, spec.args)]
+    loss = apply_loss(spec, *tensors, mode=mode, **spec.params)
+    loss.backward()
+    return loss.data, [t.grad.data for t in tensors if isinstance(t, ag.Tensor)]
+
+
+@pytest.mark.parametrize("mode", ["fused", "composite"])
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_loss_on_the_device_gives_the_values_of_numpy(stand_in, name, mode):
+    spec = REGISTRY[name]
+    inputs = spec.sample(np.random.default_rng(0), {"N": 6})
+    value, grads = _loss_and_gradients(spec, inputs, mode, on_device=True)
+    assert isinstance(value, cupy.ndarray) and all(isinstance(g, cupy.ndarray) for g in grads)
+    nploss.use("numpy")
+    expected_value, expected_grads = _loss_and_gradients(spec, inputs, mode, on_device=False)
+    np.testing.assert_allclose(value.get(), expected_value, rtol=1e-10, atol=1e-12)
+    for g, expected in zip(grads, expected_grads, strict=True):
+        np.testing.assert_allclose(g.get(), expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("overrides", [{}, {"lambda_mode": "adaptive", "metric": "cosine", "refine": True}])
+def test_a_training_run_on_the_device_logs_what_numpy_logs(stand_in, overrides, tmp_path):
+    from nploss.fewshot import Trainer
+
+    trainer = Trainer(tiny_config(backend="cupy", **overrides), data=TOY)
+    log = trainer.run(tmp_path / "device", progress=False)
+    assert all(isinstance(p.data, cupy.ndarray) for p in trainer.params)
+    resumed = Trainer.resume(tmp_path / "device" / "checkpoint.npz", data=TOY)  # host file, device run
+    for p, q in zip(resumed.params, trainer.params, strict=True):
+        assert isinstance(p.data, cupy.ndarray)
+        np.testing.assert_array_equal(p.data.get(), q.data.get())
+    expected = Trainer(tiny_config(backend="numpy", **overrides), data=TOY).run(tmp_path / "host", progress=False)
+    assert len(log) == len(expected) == 4
+    for row, expected_row in zip(log, expected, strict=True):
+        for key, value in expected_row.items():
+            if key != "seconds":
+                np.testing.assert_allclose(row[key], value, rtol=1e-4, atol=1e-6, err_msg=key)
+
+
+def test_a_model_classifies_images_given_on_the_device(stand_in):
+    from nploss.fewshot import EpisodeSampler, ProtoNet
+    from nploss.fewshot.evaluate import classify
+
+    images, labels, _ = TOY
+    episode = EpisodeSampler(images, labels, ways=5, shots=2, queries=3, seed=4).sample()
+    model = ProtoNet(hidden=8)
+    args = (episode.support_labels, cupy.asarray(episode.query_images), episode.ways)
+    on_device = classify(model, cupy.asarray(episode.support_images), *args)
+    from_host = classify(model, episode.support_images, episode.support_labels, episode.query_images, episode.ways)
+    assert type(on_device) is np.ndarray  # the predictions come back to the host
+    np.testing.assert_array_equal(on_device, from_host)
