@@ -15,6 +15,7 @@ import pytest
 import nploss
 import nploss.autograd as ag
 from nploss import backend
+from nploss.autograd.catalogue import OP_CASES
 from nploss.losses import REGISTRY, apply_loss
 from tests.fake_cupy import cupy, cupyx, refusing_implicit_copies
 from tests.fewshot.test_fewshot import TOY, tiny_config
@@ -132,3 +133,25 @@ def test_a_model_classifies_images_given_on_the_device(stand_in):
     from_host = classify(model, episode.support_images, episode.support_labels, episode.query_images, episode.ways)
     assert type(on_device) is np.ndarray  # the predictions come back to the host
     np.testing.assert_array_equal(on_device, from_host)
+
+
+def _op_derivatives(case, inputs):
+    """An op's value, first derivatives and (by a recorded backward pass) second derivatives of
+    the sum of its output, as host arrays."""
+    tensors = [ag.Tensor(x, requires_grad=True) for x in inputs]
+    total = ag.sum(case.fn(*tensors))
+    first = ag.grad(total, tensors, create_graph=True)
+    squares = ag.sum(ag.stack([ag.sum(g * g) for g in first]))  # constant for a linear op
+    second = ag.grad(squares, tensors, allow_unused=True) if squares.requires_grad else []
+    values = [total.data, *(g.data for g in first), *(g.data for g in second if g is not None)]
+    assert all(isinstance(v, cupy.ndarray) for v in values) or backend.current() == "numpy"
+    return [backend.to_numpy(v) for v in values]
+
+
+@pytest.mark.parametrize("case", OP_CASES, ids=lambda case: case.name)
+def test_every_op_on_the_device_gives_the_derivatives_of_numpy(stand_in, case):
+    inputs = case.inputs(seed=1)
+    on_device = _op_derivatives(case, inputs)
+    nploss.use("numpy")
+    for a, b in zip(on_device, _op_derivatives(case, inputs), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

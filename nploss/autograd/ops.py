@@ -340,9 +340,10 @@ def relu(x: Any) -> Tensor:
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``condition`` holds, else ``b``; ``condition`` is not differentiated."""
-    cond = as_data(condition)
     a, b = _pair(a, b)
-    data = _xp(a).where(cond, a.data, b.data)
+    xp = backend.get_array_module(a.data, b.data)
+    cond = xp.asarray(as_data(condition))  # on the device of a and b (where it is, a no-op)
+    data = xp.where(cond, a.data, b.data)
     return make_node(data, (a, b), lambda g, out: (where(cond, g, 0.0), where(cond, 0.0, g)))
 
 
@@ -611,10 +612,15 @@ def astype(x: Any, dtype: Any) -> Tensor:
 # ------------------------------------------------------------------------------------ indexing
 
 
-def _plain_index(index: Any) -> Any:
-    if isinstance(index, tuple):
-        return tuple(as_data(i) for i in index)
-    return as_data(index)
+def _plain_index(index: Any, xp: Any) -> Any:
+    """``index`` with Tensors replaced by their data, and its arrays on the device of the indexed
+    array (module ``xp``): CuPy's kernels, the VJP's scatter-add among them, take no host array."""
+
+    def plain(i: Any) -> Any:
+        i = as_data(i)
+        return xp.asarray(i) if isinstance(i, numpy.ndarray) and not isinstance(i, xp.ndarray) else i
+
+    return tuple(plain(i) for i in index) if isinstance(index, tuple) else plain(index)
 
 
 def _is_basic(index: Any) -> bool:
@@ -626,7 +632,7 @@ def _is_basic(index: Any) -> bool:
 def getitem(x: Any, index: Any) -> Tensor:
     """``x[index]`` with NumPy's basic and advanced indexing; repeated indices add up in the VJP."""
     x = _lift(x)
-    index = _plain_index(index)
+    index = _plain_index(index, _xp(x))
     return make_node(x.data[index], (x,), lambda g, out: (scatter_add(g, index, x.shape),))
 
 
