@@ -102,7 +102,7 @@ def test_every_loss_on_the_device_gives_the_values_of_numpy(stand_in, name, mode
         np.testing.assert_allclose(g.get(), expected, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("overrides", [{}, {"lambda_mode": "adaptive", "metric": "cosine", "refine": True}])
+@pytest.mark.parametrize("overrides", [{}, {"lambda_mode": "adaptive", "metric": "cosine", "refine": True, "optimizer": "sgd"}])
 def test_a_training_run_on_the_device_logs_what_numpy_logs(stand_in, overrides, tmp_path):
     from nploss.fewshot import Trainer
 
