@@ -10,6 +10,10 @@ about 30 minutes).
 ``--markdown`` also writes every row, with the machine, the versions, the load, the date and
 the command, to ``benchmarks/RESULTS.md`` (or PATH). PyTorch columns appear when PyTorch is
 installed (``pip install torch``); it is never required.
+
+``--gpu`` runs ``losses`` and ``protonet`` on the GPU instead (CuPy against PyTorch CUDA; see
+``benchmarks/device.py``), and ``--markdown`` then writes ``benchmarks/RESULTS_GPU.md``; the
+engine and the audit are measured on the CPU only.
 """
 
 import os
@@ -26,7 +30,7 @@ os.environ.setdefault("NPLOSS_NUM_THREADS", THREADS)  # nploss's thread pool (np
 # nploss before NumPy, as a user's script would: it sets OpenBLAS's thread timeout, so that
 # OpenBLAS's threads leave the cores to nploss's own between products (see nploss.parallel)
 import nploss  # noqa: E402, F401
-from . import audit_time, common, engine_overhead, fewshot_ablation, fused_losses, protonet_step  # noqa: E402
+from . import audit_time, common, device, engine_overhead, fewshot_ablation, fused_losses, protonet_step  # noqa: E402
 
 BENCHMARKS = {"engine": engine_overhead, "losses": fused_losses, "protonet": protonet_step, "audit": audit_time}
 LONG = {"ablation": fewshot_ablation}
@@ -36,7 +40,9 @@ TITLES = {
     "protonet": "Prototypical network: one training step",
     "audit": "Full audit",
 }
+ON_GPU = ("losses", "protonet")  # the benchmarks that --gpu runs on the GPU
 RESULTS = pathlib.Path(__file__).resolve().parent / "RESULTS.md"
+RESULTS_GPU = RESULTS.with_name("RESULTS_GPU.md")
 
 
 def write_markdown(path: pathlib.Path, results: dict[str, list[dict]], machine: dict[str, str]) -> None:
@@ -57,25 +63,34 @@ if sys.argv[1:2] == ["ablation"]:
     fewshot_ablation.run(*(int(a) for a in sys.argv[2:3]))
     sys.exit(0)
 args = sys.argv[1:]
+on_gpu = "--gpu" in args
+if on_gpu:
+    args.remove("--gpu")
 markdown_path = None
 if "--markdown" in args:
     at = args.index("--markdown")
     follows = args[at + 1] if at + 1 < len(args) else None
     explicit = follows is not None and follows not in BENCHMARKS and not follows.startswith("-")
-    markdown_path = pathlib.Path(follows) if explicit else RESULTS
+    markdown_path = pathlib.Path(follows) if explicit else (RESULTS_GPU if on_gpu else RESULTS)
     del args[at : at + (2 if explicit else 1)]
-names = args or list(BENCHMARKS)
+names = args or list(ON_GPU if on_gpu else BENCHMARKS)
 unknown = [n for n in names if n not in BENCHMARKS]
 if unknown:
     sys.exit(f"unknown benchmark {unknown[0]!r}; choose from {', '.join([*BENCHMARKS, *LONG])}")
-machine = common.machine()  # at the start: the load the measurements ran under
+if on_gpu and any(n not in ON_GPU for n in names):
+    sys.exit(f"--gpu runs {' and '.join(ON_GPU)} only (the engine and the audit are measured on the CPU)")
+try:
+    where = device.gpu() if on_gpu else device.CPU  # on the GPU: CuPy becomes nploss's backend
+except (ImportError, RuntimeError) as error:  # no CuPy, no GPU: the message says what to install
+    sys.exit(f"--gpu: {error}")
+machine = {**common.machine(), **device.describe(where)}  # at the start: the load the measurements ran under
 print("Machine:")
 for key, value in machine.items():
     print(f"  {key}: {value}")
 print()
 results = {}
 for name in names:
-    results[name] = BENCHMARKS[name].run()
+    results[name] = BENCHMARKS[name].run(device=where) if on_gpu else BENCHMARKS[name].run()
     print()
 if markdown_path is not None:
     write_markdown(markdown_path, results, machine)

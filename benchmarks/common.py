@@ -30,8 +30,11 @@ def median_seconds(fn: Callable[[], Any], repeats: int = 7, warmup: int = 2) -> 
     return statistics.median(times)
 
 
-def interleaved_medians(fns: dict[str, Callable[[], Any]], repeats: int = REPEATS, warmup: int = 1) -> dict[str, float]:
-    """Median wall time of each ``fn()``, the functions run round-robin (a, b, c, a, b, c ...).
+def interleaved_medians(
+    fns: dict[str, Callable[[], Any]], repeats: int = REPEATS, warmup: int = 1, synchronize: Callable[[], Any] | None = None
+) -> dict[str, float]:
+    """Median wall time of each ``fn()``, the functions run round-robin (a, b, c, a, b, c ...);
+    with ``synchronize`` (a GPU: see ``benchmarks.device``), each timed call ends with it.
 
     Interleaving makes a ratio between two of them fair on a shared machine: a burst of load
     from another process slows both sides of the ratio alike, instead of whichever ran then.
@@ -42,22 +45,30 @@ def interleaved_medians(fns: dict[str, Callable[[], Any]], repeats: int = REPEAT
     for _ in range(warmup):
         for fn in fns.values():
             fn()
+    if synchronize is not None:
+        synchronize()
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             time.sleep(SETTLE_SECONDS)
             start = time.perf_counter()
             fn()
+            if synchronize is not None:
+                synchronize()
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def load_torch() -> Any:
-    """PyTorch with the benchmark's thread count, or None (with a message) when absent."""
+def load_torch(gpu: bool = False) -> Any:
+    """PyTorch with the benchmark's thread count, or None (with a message) when absent or, for
+    the GPU, without CUDA."""
     try:
         import torch
     except ImportError:
         print("  (PyTorch is not installed: its column is skipped; `pip install torch` to compare)")
+        return None
+    if gpu and not torch.cuda.is_available():
+        print("  (this PyTorch sees no CUDA GPU: its column is skipped)")
         return None
     torch.set_num_threads(THREADS)
     return torch

@@ -22,6 +22,10 @@ Triplet and NT-Xent (small inputs, no target) mostly measure per-call overheads;
 shared with other work, PyTorch's OpenMP threads waiting for each other can inflate its times
 there by orders of magnitude at 2 threads: compare those rows at 1 thread
 (``NPLOSS_BENCH_THREADS=1 python -m benchmarks losses``).
+
+With ``--gpu`` (``benchmarks/device.py``) the same rows run on the GPU: nploss on CuPy, PyTorch
+CUDA, the floors with CuPy (a copy on the device, the bare CuPy functions); the targets are the
+CPU's, so GPU rows carry none.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from .common import REPEATS, THREADS, interleaved_medians, load_torch
+from .device import CPU, Device
 
 BIG = 10_000_000  # elements of the elementwise losses
 CE_SHAPE = (65_536, 100)
@@ -131,15 +136,16 @@ def cases() -> list[Case]:
     ]  # fmt: skip
 
 
-def _floor_functions(case: Case, inputs: list[np.ndarray], total_bytes: int) -> dict[str, Callable[[], Any]]:
-    """The memcpy of ``total_bytes`` (read + write) and the bare transcendentals of ``case``."""
+def _floor_functions(case: Case, inputs: list[Any], total_bytes: int, xp: Any = np) -> dict[str, Callable[[], Any]]:
+    """The memcpy of ``total_bytes`` (read + write) and the bare transcendentals of ``case``, with
+    the array module ``xp`` (NumPy, or CuPy on the GPU)."""
     half = max(total_bytes // 2, 1)
-    src, dst = np.ones(half, dtype=np.uint8), np.empty(half, dtype=np.uint8)
-    floors: dict[str, Callable[[], Any]] = {"memcpy": lambda: np.copyto(dst, src)}
+    src, dst = xp.ones(half, dtype=np.uint8), xp.empty(half, dtype=np.uint8)
+    floors: dict[str, Callable[[], Any]] = {"memcpy": lambda: xp.copyto(dst, src)}
     if case.transcendentals:
-        x = np.abs(inputs[0]) * 0.5  # in every function's domain (log1p, sqrt), no overflow
-        out = np.empty_like(x)
-        ufuncs = [getattr(np, name) for name in case.transcendentals]
+        x = xp.abs(inputs[0]) * 0.5  # in every function's domain (log1p, sqrt), no overflow
+        out = xp.empty_like(x)
+        ufuncs = [getattr(xp, name) for name in case.transcendentals]
 
         def bare() -> None:
             for f in ufuncs:
@@ -149,10 +155,11 @@ def _floor_functions(case: Case, inputs: list[np.ndarray], total_bytes: int) -> 
     return floors
 
 
-def measure(case: Case, dtype: str, torch: Any, rng: np.random.Generator) -> dict[str, Any]:
+def measure(case: Case, dtype: str, torch: Any, rng: np.random.Generator, device: Device = CPU) -> dict[str, Any]:
     import nploss.autograd as ag
 
-    inputs = case.make(rng, dtype)
+    on_host = case.make(rng, dtype)
+    inputs = [device.put(x) for x in on_host]
     grad_bytes = sum(inputs[i].nbytes for i in case.differentiable)
     total = sum(x.nbytes for x in inputs) + grad_bytes
 
@@ -162,20 +169,21 @@ def measure(case: Case, dtype: str, torch: Any, rng: np.random.Generator) -> dic
 
     fns: dict[str, Callable[[], Any]] = {"nploss": ours}
     if torch is not None:
-        host = [torch.from_numpy(x) for x in inputs]
+        theirs_inputs = [torch.from_numpy(x).to(device.torch_device) for x in on_host]
 
         def theirs() -> None:
-            args = [x.detach().requires_grad_() if i in case.differentiable else x for i, x in enumerate(host)]
+            args = [x.detach().requires_grad_() if i in case.differentiable else x for i, x in enumerate(theirs_inputs)]
             case.theirs(torch, *args).backward()
 
         fns["torch"] = theirs
-    fns.update(_floor_functions(case, inputs, total))
-    t = interleaved_medians(fns)
+    fns.update(_floor_functions(case, inputs, total, device.xp))
+    t = interleaved_medians(fns, synchronize=device.synchronize)
     row: dict[str, Any] = {
         "loss": case.name, "dtype": dtype, "size": case.size, "bytes": total,
         "nploss_ms": 1e3 * t["nploss"], "nploss_GBps": total / t["nploss"] / 1e9,
         "memcpy_ms": 1e3 * t["memcpy"], "transcendentals_ms": 1e3 * t.get("transcendentals", math.nan),
-        "torch_ms": math.nan, "torch_GBps": math.nan, "ratio": math.nan, "target": case.target, "note": case.note,
+        "torch_ms": math.nan, "torch_GBps": math.nan, "ratio": math.nan, "note": case.note,
+        "target": case.target if device is CPU else None,  # the targets are the CPU's
     }  # fmt: skip
     if "torch" in t:
         row.update(torch_ms=1e3 * t["torch"], torch_GBps=total / t["torch"] / 1e9, ratio=t["nploss"] / t["torch"])
@@ -188,12 +196,13 @@ def verdict(row: dict[str, Any]) -> str:
     return f"{'met' if row['ratio'] <= row['target'] else 'MISSED'} (<= {row['target']:.1f}x)"
 
 
-def run(names: list[str] | None = None, dtypes: tuple[str, ...] = DTYPES) -> list[dict[str, Any]]:
+def run(names: list[str] | None = None, dtypes: tuple[str, ...] = DTYPES, device: Device = CPU) -> list[dict[str, Any]]:
+    where = f"{THREADS} threads" if device is CPU else "on the GPU (CuPy; PyTorch CUDA; floors with CuPy)"
     print(
-        f"Fused losses, forward + backward, reduction 'mean', {THREADS} threads, medians of {REPEATS} interleaved "
+        f"Fused losses, forward + backward, reduction 'mean', {where}, medians of {REPEATS} interleaved "
         "repeats (ms; GB/s = (inputs + gradients) bytes / time)"
     )
-    torch = load_torch()
+    torch = load_torch(gpu=device is not CPU)
     rng = np.random.default_rng(0)
     rows = []
     header = f"  {'loss':<16}{'dtype':<8}{'nploss':>9}{'PyTorch':>9}{'ratio':>7}{'memcpy':>8}{'transc.':>9}{'GB/s':>7}{'GB/s pt':>8}  target"

@@ -16,6 +16,9 @@ With more than one thread the same rows are measured again at 1 thread, in a chi
 on a machine shared with other work, BLAS and OpenMP threads that wait for each other (a
 matrix product with a long inner dimension, such as a convolution's weight gradient, syncs its
 threads once per block) can dominate both sides at 2 threads.
+
+With ``--gpu`` (``benchmarks/device.py``) both steps run on the GPU: nploss on CuPy, the same
+network in PyTorch CUDA; the target is the CPU's, so GPU rows carry none.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from .common import REPEATS, THREADS, interleaved_medians, load_torch
+from .device import CPU, Device
 
 EPISODES = ((5, 5, 15), (20, 5, 5))  # (ways, shots, queries per class)
 HIDDEN = 64
@@ -44,12 +48,14 @@ def _episode(ways: int, shots: int, queries: int, seed: int = 0) -> tuple[np.nda
     return support, np.repeat(np.arange(ways), shots), query, np.repeat(np.arange(ways), queries)
 
 
-def nploss_step(ways: int, shots: int, queries: int) -> Callable[[], Any]:
+def nploss_step(ways: int, shots: int, queries: int, device: Device = CPU) -> Callable[[], Any]:
+    """One step on ``device`` (on the GPU, nploss's backend must be CuPy: ``device.gpu()``)."""
     import nploss.losses as L
     from nploss import heap, optim
     from nploss.fewshot import ProtoNet
 
     support, support_labels, query, query_labels = _episode(ways, shots, queries)
+    support, query = device.put(support), device.put(query)
     heap.keep_freed_memory()  # as Trainer does (process-wide: PyTorch, in the same process, gains as much)
     model = ProtoNet(hidden=HIDDEN, dtype="float32")
     model.train()
@@ -65,19 +71,19 @@ def nploss_step(ways: int, shots: int, queries: int) -> Callable[[], Any]:
     return step
 
 
-def torch_step(torch: Any, ways: int, shots: int, queries: int) -> Callable[[], Any]:
+def torch_step(torch: Any, ways: int, shots: int, queries: int, device: Device = CPU) -> Callable[[], Any]:
     nn = torch.nn
     torch.manual_seed(0)
 
     def block(c_in: int) -> list[Any]:
         return [nn.Conv2d(c_in, HIDDEN, 3, padding=1), nn.BatchNorm2d(HIDDEN), nn.ReLU(), nn.MaxPool2d(2)]
 
-    net = nn.Sequential(*block(1), *block(HIDDEN), *block(HIDDEN), *block(HIDDEN), nn.Flatten())
+    net = nn.Sequential(*block(1), *block(HIDDEN), *block(HIDDEN), *block(HIDDEN), nn.Flatten()).to(device.torch_device)
     net.train()
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
     support, support_labels, query, query_labels = _episode(ways, shots, queries)
-    images = torch.from_numpy(np.concatenate([support, query])[:, None])
-    labels = torch.from_numpy(query_labels)
+    images = torch.from_numpy(np.concatenate([support, query])[:, None]).to(device.torch_device)
+    labels = torch.from_numpy(query_labels).to(device.torch_device)
     n_support = len(support_labels)
 
     def step() -> None:
@@ -93,17 +99,19 @@ def torch_step(torch: Any, ways: int, shots: int, queries: int) -> Callable[[], 
     return step
 
 
-def measure(threads: int) -> list[dict[str, Any]]:
-    """Both episodes at ``threads`` threads (this process's setting), interleaved."""
-    torch = load_torch()
+def measure(threads: int, device: Device = CPU) -> list[dict[str, Any]]:
+    """Both episodes at ``threads`` threads (this process's setting) or on the GPU, interleaved."""
+    torch = load_torch(gpu=device is not CPU)
     rows = []
     for ways, shots, queries in EPISODES:
-        fns = {"nploss": nploss_step(ways, shots, queries)}
+        fns = {"nploss": nploss_step(ways, shots, queries, device)}
         if torch is not None:
-            fns["torch"] = torch_step(torch, ways, shots, queries)
-        t = interleaved_medians(fns, repeats=2 * REPEATS, warmup=2)  # short steps: more repeats
+            fns["torch"] = torch_step(torch, ways, shots, queries, device)
+        # short steps: more repeats
+        t = interleaved_medians(fns, repeats=2 * REPEATS, warmup=2, synchronize=device.synchronize)
         images = ways * (shots + queries)
-        row = {"episode": f"{ways}-way {shots}-shot {queries}-query ({images} images)", "threads": threads}
+        where = f"{threads} thr" if device is CPU else device.name
+        row = {"episode": f"{ways}-way {shots}-shot {queries}-query ({images} images)", "threads": threads, "where": where}
         row["nploss_ms"] = 1e3 * t["nploss"]
         row["torch_ms"] = 1e3 * t["torch"] if "torch" in t else float("nan")
         row["ratio"] = row["nploss_ms"] / row["torch_ms"]
@@ -123,28 +131,30 @@ def _one_thread() -> list[dict[str, Any]]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run() -> list[dict[str, Any]]:
+def run(device: Device = CPU) -> list[dict[str, Any]]:
+    on_cpu = device is CPU
+    where = f"{THREADS} threads{', then 1 thread' if THREADS != 1 else ''}" if on_cpu else "on the GPU (CuPy; PyTorch CUDA)"
     print(f"Prototypical network (Conv-4, {HIDDEN} filters, float32), one training step with Adam, "
-          f"median of {2 * REPEATS} interleaved repeats; {THREADS} threads{', then 1 thread' if THREADS != 1 else ''}")  # fmt: skip
-    rows = measure(THREADS)
-    if THREADS != 1:
+          f"median of {2 * REPEATS} interleaved repeats; {where}")  # fmt: skip
+    rows = measure(THREADS, device)
+    if on_cpu and THREADS != 1:
         rows += _one_thread()
     for row in rows:
-        print(f"  {row['episode']:<36} {row['threads']} thr  nploss {row['nploss_ms']:7.1f} ms   PyTorch {row['torch_ms']:7.1f} ms   "
+        print(f"  {row['episode']:<36} {row['where']:>5}  nploss {row['nploss_ms']:7.1f} ms   PyTorch {row['torch_ms']:7.1f} ms   "
               f"ratio {row['ratio']:.2f}  {verdict(row)}", flush=True)  # fmt: skip
     return rows
 
 
 def verdict(row: dict[str, Any]) -> str:
-    if row["ratio"] != row["ratio"]:  # NaN: no PyTorch
+    if row["ratio"] != row["ratio"] or row["where"] == "GPU":  # NaN: no PyTorch; the target is the CPU's
         return ""
     return f"{'met' if row['ratio'] <= TARGET else 'MISSED'} (<= {TARGET}x)"
 
 
 def markdown(rows: list[dict[str, Any]]) -> list[str]:
-    lines = ["| episode | threads | nploss ms | PyTorch ms | ratio | target |", "| --- | ---: | ---: | ---: | ---: | --- |"]
+    lines = ["| episode | where | nploss ms | PyTorch ms | ratio | target |", "| --- | ---: | ---: | ---: | ---: | --- |"]
     for r in rows:
-        lines.append(f"| {r['episode']} | {r['threads']} | {r['nploss_ms']:.1f} | {r['torch_ms']:.1f} | {r['ratio']:.2f} | {verdict(r)} |")
+        lines.append(f"| {r['episode']} | {r['where']} | {r['nploss_ms']:.1f} | {r['torch_ms']:.1f} | {r['ratio']:.2f} | {verdict(r)} |")
     return [line.replace("| nan |", "| – |") for line in lines]
 
 

@@ -134,7 +134,13 @@ def _module() -> types.ModuleType:
     module = types.ModuleType("cupy", __doc__)
     module.ndarray = ndarray
     module.asarray, module.array, module.asnumpy = asarray, array, asnumpy
-    module.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 1))
+    module.__version__ = f"stand-in on NumPy {np.__version__}"
+    runtime = types.SimpleNamespace(
+        getDeviceCount=lambda: 1,
+        getDeviceProperties=lambda device: {"name": b"CPU stand-in for a GPU"},
+        deviceSynchronize=lambda: None,  # NumPy's work is done when its call returns
+    )
+    module.cuda = types.SimpleNamespace(runtime=runtime)
     module.__getattr__ = lambda name: _wrapped(name, getattr(np, name))
     return module
 

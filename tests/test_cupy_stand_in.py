@@ -155,3 +155,31 @@ def test_every_op_on_the_device_gives_the_derivatives_of_numpy(stand_in, case):
     nploss.use("numpy")
     for a, b in zip(on_device, _op_derivatives(case, inputs), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_the_gpu_benchmarks_time_device_work_to_its_end(stand_in, monkeypatch):
+    """``python -m benchmarks --gpu`` on the stand-in, at small sizes: every input, floor and step
+    is on the device, and every timed call ends by waiting for it."""
+    from benchmarks import common, device, fused_losses, protonet_step
+
+    waits = []
+    monkeypatch.setattr(cupy.cuda.runtime, "deviceSynchronize", lambda: waits.append(1))
+    monkeypatch.setattr(common, "SETTLE_SECONDS", 0.0)
+    monkeypatch.setattr(fused_losses, "BIG", 1000)
+    monkeypatch.setattr(fused_losses, "CE_SHAPE", (64, 10))
+    monkeypatch.setattr(fused_losses, "METRIC_SHAPE", (16, 8))
+    gpu = device.gpu()
+    assert gpu.xp is cupy and device.describe(gpu)["GPU"] == "CPU stand-in for a GPU"
+    rng = np.random.default_rng(0)
+    for case in fused_losses.cases():
+        row = fused_losses.measure(case, "float32", None, rng, gpu)  # no PyTorch column
+        assert row["nploss_ms"] > 0 and row["memcpy_ms"] > 0 and row["target"] is None, case.name
+        assert (row["transcendentals_ms"] > 0) == bool(case.transcendentals), case.name
+    timed = len(waits)
+    assert timed >= len(fused_losses.cases()) * common.REPEATS * 2  # nploss and the copy, per repeat
+    monkeypatch.setattr(protonet_step, "EPISODES", ((5, 1, 2), (3, 2, 1)))
+    monkeypatch.setattr(protonet_step, "HIDDEN", 8)
+    monkeypatch.setattr(protonet_step, "load_torch", lambda gpu: None)
+    rows = protonet_step.measure(1, gpu)
+    assert [r["where"] for r in rows] == ["GPU", "GPU"] and protonet_step.verdict(rows[0]) == ""
+    assert len(waits) > timed
