@@ -30,6 +30,7 @@ os.environ.setdefault("NPLOSS_NUM_THREADS", THREADS)  # nploss's thread pool (np
 # nploss before NumPy, as a user's script would: it sets OpenBLAS's thread timeout, so that
 # OpenBLAS's threads leave the cores to nploss's own between products (see nploss.parallel)
 import nploss  # noqa: E402, F401
+from nploss import backend  # noqa: E402
 from . import audit_time, common, device, engine_overhead, fewshot_ablation, fused_losses, protonet_step  # noqa: E402
 
 BENCHMARKS = {"engine": engine_overhead, "losses": fused_losses, "protonet": protonet_step, "audit": audit_time}
@@ -81,7 +82,7 @@ if on_gpu and any(n not in ON_GPU for n in names):
     sys.exit(f"--gpu runs {' and '.join(ON_GPU)} only (the engine and the audit are measured on the CPU)")
 try:
     where = device.gpu() if on_gpu else device.CPU  # on the GPU: CuPy becomes nploss's backend
-except (ImportError, RuntimeError) as error:  # no CuPy, no GPU: the message says what to install
+except (ImportError, backend.NoGPUError) as error:  # no CuPy, no GPU: the message says what to install
     sys.exit(f"--gpu: {error}")
 machine = {**common.machine(), **device.describe(where)}  # at the start: the load the measurements ran under
 print("Machine:")

@@ -21,6 +21,10 @@ BACKENDS = ("numpy", "cupy")
 _current: dict[str, Any] = {"name": "numpy", "xp": numpy}
 
 
+class NoGPUError(RuntimeError):
+    """CuPy is installed, but no GPU answers: the 'cupy' backend cannot run here."""
+
+
 def _import_cupy() -> ModuleType:
     """Import CuPy and check that a GPU answers, or explain what to install."""
     try:
@@ -34,12 +38,12 @@ def _import_cupy() -> ModuleType:
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as error:  # CUDA driver missing or broken: CuPy raises its own error types
-        raise RuntimeError(
+        raise NoGPUError(
             f"CuPy is installed but no usable GPU was found ({error}). The 'cupy' backend needs an "
             "NVIDIA GPU with a working driver; use nploss.use('numpy') on a machine without one."
         ) from error
     if count == 0:
-        raise RuntimeError("CuPy is installed but sees no GPU; use nploss.use('numpy') instead.")
+        raise NoGPUError("CuPy is installed but sees no GPU; use nploss.use('numpy') instead.")
     return cupy
 
 
@@ -50,7 +54,7 @@ def use(name: str) -> None:
     ------
     ValueError
         If ``name`` is not one of :data:`BACKENDS`.
-    ImportError, RuntimeError
+    ImportError, NoGPUError
         If ``"cupy"`` is asked for but CuPy or a GPU is missing; the message says what to install.
     """
     if name not in BACKENDS:

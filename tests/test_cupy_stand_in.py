@@ -183,3 +183,15 @@ def test_the_gpu_benchmarks_time_device_work_to_its_end(stand_in, monkeypatch):
     rows = protonet_step.measure(1, gpu)
     assert [r["where"] for r in rows] == ["GPU", "GPU"] and protonet_step.verdict(rows[0]) == ""
     assert len(waits) > timed
+
+
+def test_cupy_without_a_gpu_is_refused_with_a_clear_message(monkeypatch, capsys):
+    from nploss.cli import main
+
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    monkeypatch.setattr(cupy.cuda.runtime, "getDeviceCount", lambda: 0)
+    with pytest.raises(backend.NoGPUError, match="sees no GPU"):
+        nploss.use("cupy")
+    assert backend.current() == "numpy"
+    assert main(["train", "--backend", "cupy", "--episodes", "1"]) == 2  # a message, not a traceback
+    assert "sees no GPU" in capsys.readouterr().err

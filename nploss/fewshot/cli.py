@@ -9,6 +9,7 @@ import pathlib
 import sys
 import time
 
+from ..backend import NoGPUError
 from .train import TrainConfig
 
 # Query images per class at evaluation: 15 as usual for 1-shot; a glyph class has 16 images, so
@@ -24,7 +25,7 @@ def eval_queries(shots: int) -> int:
 def _train(args: argparse.Namespace) -> int:
     try:
         return _train_or_raise(args)
-    except (ImportError, ValueError, FileNotFoundError) as error:  # bad options, data or backend
+    except (ImportError, NoGPUError, ValueError, FileNotFoundError) as error:  # bad options, data or backend
         print(f"nploss train: {error}", file=sys.stderr)
         return 2
 
