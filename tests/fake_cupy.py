@@ -8,7 +8,9 @@ NumPy does the arithmetic, under CuPy's rules for where arrays live:
 - a host array reaches the device only through ``asarray`` / ``array``, and comes back only
   through ``.get()`` or ``cupy.asnumpy``: ``numpy.asarray(device_array)`` raises, as CuPy's
   ``__array__`` does (:func:`refusing_implicit_copies` makes NumPy's conversions say so);
-- reductions to one value give 0-d device arrays, not NumPy scalars.
+- reductions to one value give 0-d device arrays, not NumPy scalars;
+- every copy to the host is counted in :data:`transfers` (``.get()``, and the implicit ones of
+  ``float``, ``bool``, ``.item()`` ..., each a synchronising copy on a GPU).
 
 It checks where arrays live, not what CuPy computes: a test passing here can still fail on a GPU
 where CuPy's routines differ from NumPy's (a missing function, another dtype rule).
@@ -17,11 +19,17 @@ where CuPy's routines differ from NumPy's (a missing function, another dtype rul
 from __future__ import annotations
 
 import contextlib
+import operator
 import types
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+
+# The size of every copy from the device to the host, in order: ``.get()``, and the implicit
+# ones of a Python number, a truth value or a list made of a device array (each a synchronising
+# copy on a GPU)
+transfers: list[int] = []
 
 
 class ndarray(np.ndarray):  # CuPy's name
@@ -42,7 +50,30 @@ class ndarray(np.ndarray):  # CuPy's name
 
     def get(self) -> np.ndarray:
         """The values, copied to the host (CuPy's device-to-host copy)."""
+        transfers.append(self.size)
         return np.array(self.view(np.ndarray))
+
+    def _to_host(self, convert: Any) -> Any:
+        transfers.append(self.size)
+        return convert(self.view(np.ndarray))
+
+    def __float__(self) -> float:
+        return self._to_host(float)
+
+    def __int__(self) -> int:
+        return self._to_host(int)
+
+    def __bool__(self) -> bool:
+        return self._to_host(bool)
+
+    def __index__(self) -> int:
+        return self._to_host(operator.index)
+
+    def item(self, *args: Any) -> Any:
+        return self._to_host(lambda a: a.item(*args))
+
+    def tolist(self) -> Any:
+        return self._to_host(np.ndarray.tolist)
 
 
 def _host(x: Any) -> Any:

@@ -17,6 +17,7 @@ import nploss.autograd as ag
 from nploss import backend
 from nploss.autograd.catalogue import OP_CASES
 from nploss.losses import REGISTRY, apply_loss
+from tests import fake_cupy
 from tests.fake_cupy import cupy, cupyx, refusing_implicit_copies
 from tests.fewshot.test_fewshot import TOY, tiny_config
 
@@ -46,7 +47,9 @@ def test_the_stand_in_keeps_cupys_rules(stand_in):
         np.asarray(device)
     assert isinstance(device * np.float64(2.0) + 1, cupy.ndarray)  # scalars are welcome
     total = cupy.sum(device)
+    fake_cupy.transfers.clear()
     assert isinstance(total, cupy.ndarray) and total.ndim == 0 and float(total) == 3.0
+    assert fake_cupy.transfers == [1]  # float() of a device array: a copy to the host, counted
     assert type(device.get()) is np.ndarray and type(backend.to_numpy(device)) is np.ndarray
 
 
@@ -195,3 +198,22 @@ def test_cupy_without_a_gpu_is_refused_with_a_clear_message(monkeypatch, capsys)
     assert backend.current() == "numpy"
     assert main(["train", "--backend", "cupy", "--episodes", "1"]) == 2  # a message, not a traceback
     assert "sees no GPU" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("overrides", [{}, {"lambda_mode": "adaptive"}])
+def test_a_training_step_on_the_device_copies_little_to_the_host(stand_in, overrides):
+    """Every copy from the device (``.get()``, and the implicit ones of ``float``, ``bool``,
+    ``.item()`` ...) counted: a plain step brings back the input checks' flags, the query logits
+    (for the accuracy) and, with adaptive λ, the episode's embeddings for its statistics and the
+    two λs; nothing the size of the network or of its activations."""
+    from nploss.fewshot import Trainer
+
+    trainer = Trainer(tiny_config(backend="cupy", diagnose_every=100, lambda_every=100, **overrides), data=TOY)
+    trainer.episode = 1  # not a diagnostic step (those copy every gradient for the cosines)
+    episode = trainer.sampler.sample()
+    fake_cupy.transfers.clear()
+    trainer.step(episode)
+    parameters = sum(p.data.size for p in trainer.params)
+    images, dim = len(episode.support_images) + len(episode.query_images), trainer.config.hidden
+    assert 0 < len(fake_cupy.transfers) <= 30, fake_cupy.transfers
+    assert max(fake_cupy.transfers) <= max(images * dim, len(episode.query_images) * episode.ways) < parameters / 10
