@@ -92,8 +92,8 @@ def _torch_nt_xent(torch: Any, z: Any, temperature: float = 0.5) -> Any:
     u = torch.nn.functional.normalize(z, dim=1)
     s = (u @ u.T) / temperature
     rows = s.shape[0]
-    s = s.masked_fill(torch.eye(rows, dtype=torch.bool), float("-inf"))
-    positives = (torch.arange(rows) + rows // 2) % rows
+    s = s.masked_fill(torch.eye(rows, dtype=torch.bool, device=z.device), float("-inf"))
+    positives = (torch.arange(rows, device=z.device) + rows // 2) % rows
     return torch.nn.functional.cross_entropy(s, positives)
 
 
@@ -211,7 +211,7 @@ def run(names: list[str] | None = None, dtypes: tuple[str, ...] = DTYPES, device
         if names and case.name not in names:
             continue
         for dtype in dtypes:
-            row = measure(case, dtype, torch, rng)
+            row = measure(case, dtype, torch, rng, device)
             rows.append(row)
             print(
                 f"  {row['loss']:<16}{dtype:<8}{row['nploss_ms']:9.1f}{row['torch_ms']:9.1f}{row['ratio']:7.2f}"

@@ -115,7 +115,7 @@ def scatter_add(target: Any, index: Any, values: Any) -> None:
     Plain ``target[index] += values`` keeps only the last write of a repeated index; gradients of
     indexing need every one (``numpy.add.at``; ``cupyx.scatter_add`` on the GPU).
     """
-    if isinstance(target, numpy.ndarray):
+    if type(target) is numpy.ndarray:
         numpy.add.at(target, index, values)
     else:
         import cupyx

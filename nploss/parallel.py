@@ -72,12 +72,14 @@ def map_in_order(fn: Callable[[T], Any], items: Iterable[T], tasks: int | None =
     float32), called again at once 0.94-0.97x; the Conv-4 training step within the noise.
     """
     items = list(items)
-    if _threads[0] == 1 or len(items) < 2:
+    threads = _threads[0]  # read once: another thread may change the setting meanwhile
+    if threads == 1 or len(items) < 2:
         return [fn(item) for item in items]
     if _pool[0] is None:
-        _pool[0] = ThreadPoolExecutor(max_workers=_threads[0] - 1, thread_name_prefix="nploss")
+        _pool[0] = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="nploss")
+    pool = _pool[0]
     # contiguous runs of items per task: fewer hand-offs, and each thread walks memory in order
-    per_task = -(-len(items) // tasks) if tasks else max(1, len(items) // (4 * _threads[0]))
+    per_task = -(-len(items) // tasks) if tasks else max(1, len(items) // (4 * threads))
     runs = [items[i : i + per_task] for i in range(0, len(items), per_task)]
     results: list[list[Any]] = [[] for _ in runs]
     untaken: queue.SimpleQueue[int] = queue.SimpleQueue()
@@ -92,16 +94,21 @@ def map_in_order(fn: Callable[[T], Any], items: Iterable[T], tasks: int | None =
                 return
             results[i] = [fn(item) for item in runs[i]]
 
-    helpers = [_pool[0].submit(work) for _ in range(min(_threads[0], len(runs)) - 1)]
+    helpers = [pool.submit(work) for _ in range(min(threads, len(runs)) - 1)]
     try:
         work()
     finally:
-        for helper in helpers:
-            helper.cancel()  # not started yet: nothing left for it (and no thread to wake)
-        wait(helpers)  # no helper may still write into the caller's arrays once this returns
-    for helper in helpers:
-        if not helper.cancelled():
-            helper.result()  # a helper's exception, raised here
+        while True:  # after an error, nothing more is taken (the helpers stop after their run)
+            try:
+                untaken.get_nowait()
+            except queue.Empty:
+                break
+        # a helper not started yet is cancelled: nothing left for it, no thread to wait for (a
+        # call from inside a pool thread, whose helpers queue behind it, must not wait for them)
+        started = [helper for helper in helpers if not helper.cancel()]
+        wait(started)  # no helper may still write into the caller's arrays once this returns
+    for helper in started:
+        helper.result()  # a helper's exception, raised here
     return [r for run_results in results for r in run_results]
 
 

@@ -162,7 +162,8 @@ def test_every_op_on_the_device_gives_the_derivatives_of_numpy(stand_in, case):
 
 def test_the_gpu_benchmarks_time_device_work_to_its_end(stand_in, monkeypatch):
     """``python -m benchmarks --gpu`` on the stand-in, at small sizes: every input, floor and step
-    is on the device, and every timed call ends by waiting for it."""
+    is on the device (NumPy's conversions refuse device arrays here), and every timed call ends by
+    waiting for it."""
     from benchmarks import common, device, fused_losses, protonet_step
 
     waits = []
@@ -173,13 +174,14 @@ def test_the_gpu_benchmarks_time_device_work_to_its_end(stand_in, monkeypatch):
     monkeypatch.setattr(fused_losses, "METRIC_SHAPE", (16, 8))
     gpu = device.gpu()
     assert gpu.xp is cupy and device.describe(gpu)["GPU"] == "CPU stand-in for a GPU"
-    rng = np.random.default_rng(0)
-    for case in fused_losses.cases():
-        row = fused_losses.measure(case, "float32", None, rng, gpu)  # no PyTorch column
+    monkeypatch.setattr(fused_losses, "load_torch", lambda gpu: None)  # no PyTorch column
+    rows = fused_losses.run(dtypes=("float32",), device=gpu)
+    assert [r["loss"] for r in rows] == [case.name for case in fused_losses.cases()]
+    for row, case in zip(rows, fused_losses.cases(), strict=True):
         assert row["nploss_ms"] > 0 and row["memcpy_ms"] > 0 and row["target"] is None, case.name
         assert (row["transcendentals_ms"] > 0) == bool(case.transcendentals), case.name
     timed = len(waits)
-    assert timed >= len(fused_losses.cases()) * common.REPEATS * 2  # nploss and the copy, per repeat
+    assert timed >= len(rows) * common.REPEATS * 2  # nploss and the copy, per repeat
     monkeypatch.setattr(protonet_step, "EPISODES", ((5, 1, 2), (3, 2, 1)))
     monkeypatch.setattr(protonet_step, "HIDDEN", 8)
     monkeypatch.setattr(protonet_step, "load_torch", lambda gpu: None)

@@ -73,3 +73,28 @@ def test_an_error_on_a_pool_thread_reaches_the_caller(threads):
 
     with pytest.raises(KeyError, match="the pool's item"):
         parallel.map_in_order(item, range(2))
+
+
+def test_a_call_from_inside_a_pool_thread_does_not_wait_for_the_pool(threads):
+    # the inner calls' helpers queue behind the very threads that wait for them: the callers do
+    # the inner work themselves and cancel the helpers that never started
+    threads(2)
+    nested = parallel.map_in_order(lambda i: sum(parallel.map_in_order(lambda j: i * j, range(5))), range(4))
+    assert nested == [10 * i for i in range(4)]
+
+
+def test_after_an_error_no_thread_takes_more_work(threads):
+    threads(2)
+    done = []
+    caller = threading.get_ident()
+
+    def item(i):
+        if threading.get_ident() == caller:
+            raise ValueError("the caller's item")
+        time.sleep(0.01)
+        done.append(i)
+
+    started = time.perf_counter()
+    with pytest.raises(ValueError):
+        parallel.map_in_order(item, range(200), tasks=200)
+    assert len(done) < 100 and time.perf_counter() - started < 1.0  # not the 200 items' 2 s

@@ -318,6 +318,9 @@ def _seed(output: Tensor, grad_output: Any) -> Tensor:
     return g
 
 
+_REFERENCE_COUNTS_CHECKED = sys.implementation.name == "cpython" and sys.version_info < (3, 14)
+
+
 def _sole_owner(g: Tensor) -> bool:
     """True when ``g`` alone holds its array, so a leaf may keep it as its gradient without a copy.
 
@@ -327,11 +330,14 @@ def _sole_owner(g: Tensor) -> bool:
     a view, which could alias the user's ``grad_output`` or a forward value), writeable, and
     referenced only by ``g.data``; ``g`` itself only by the caller's loop (a Tensor handed to two
     leaves, as ``add`` does, is referenced twice). The counts below include ``getrefcount``'s own
-    argument and this function's parameter or local variable.
+    argument and this function's parameter or local variable; they hold for CPython up to 3.13
+    (3.14 may borrow references on the stack, leaving them uncounted), so elsewhere the gradient
+    is always copied.
     """
     data = g.data
     return (
-        type(data) is np.ndarray
+        _REFERENCE_COUNTS_CHECKED
+        and type(data) is np.ndarray
         and data.base is None
         and data.flags.writeable
         and sys.getrefcount(data) <= 3  # g.data, the local `data`, getrefcount's argument
