@@ -111,7 +111,7 @@ def measure(threads: int, device: Device = CPU) -> list[dict[str, Any]]:
         t = interleaved_medians(fns, repeats=2 * REPEATS, warmup=2, synchronize=device.synchronize)
         images = ways * (shots + queries)
         where = f"{threads} thr" if device is CPU else device.name
-        row = {"episode": f"{ways}-way {shots}-shot {queries}-query ({images} images)", "threads": threads, "where": where}
+        row = {"episode": f"{ways}-way {shots}-shot {queries}-query ({images} images)", "where": where}
         row["nploss_ms"] = 1e3 * t["nploss"]
         row["torch_ms"] = 1e3 * t["torch"] if "torch" in t else float("nan")
         row["ratio"] = row["nploss_ms"] / row["torch_ms"]

@@ -86,23 +86,23 @@ def map_in_order(fn: Callable[[T], Any], items: Iterable[T], tasks: int | None =
     for i in range(len(runs)):
         untaken.put(i)
 
+    def take() -> int | None:
+        """The next run not yet taken, or None when none is left."""
+        try:
+            return untaken.get_nowait()
+        except queue.Empty:
+            return None
+
     def work() -> None:
-        while True:
-            try:
-                i = untaken.get_nowait()
-            except queue.Empty:
-                return
+        while (i := take()) is not None:
             results[i] = [fn(item) for item in runs[i]]
 
     helpers = [pool.submit(work) for _ in range(min(threads, len(runs)) - 1)]
     try:
         work()
     finally:
-        while True:  # after an error, nothing more is taken (the helpers stop after their run)
-            try:
-                untaken.get_nowait()
-            except queue.Empty:
-                break
+        while take() is not None:  # after an error, nothing more is taken (the helpers stop after their run)
+            pass
         # a helper not started yet is cancelled: nothing left for it, no thread to wait for (a
         # call from inside a pool thread, whose helpers queue behind it, must not wait for them)
         started = [helper for helper in helpers if not helper.cancel()]

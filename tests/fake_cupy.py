@@ -76,44 +76,39 @@ class ndarray(np.ndarray):  # CuPy's name
         return self._to_host(np.ndarray.tolist)
 
 
-def _host(x: Any) -> Any:
-    """Device arrays as NumPy views, through tuples, lists and dicts."""
-    if isinstance(x, ndarray):
-        return x.view(np.ndarray)
-    if isinstance(x, tuple | list):
-        return type(x)(_host(v) for v in x)
-    if isinstance(x, dict):
-        return {k: _host(v) for k, v in x.items()}
-    return x
+def _map(fn: Any, tree: Any) -> Any:
+    """``fn`` of every leaf of ``tree`` (tuples, lists and dicts are rebuilt around them)."""
+    if isinstance(tree, tuple | list):
+        return type(tree)(_map(fn, v) for v in tree)
+    if isinstance(tree, dict):
+        return {k: _map(fn, v) for k, v in tree.items()}
+    return fn(tree)
 
 
-def _device(x: Any) -> Any:
-    """Results as device arrays (a NumPy scalar as a 0-d array, as CuPy's reductions give)."""
+def _host(tree: Any) -> Any:
+    """Device arrays as NumPy views."""
+    return _map(lambda x: x.view(np.ndarray) if isinstance(x, ndarray) else x, tree)
+
+
+def _as_device(x: Any) -> Any:
     if type(x) is np.ndarray:
         return x.view(ndarray)
-    if isinstance(x, np.generic):
+    if isinstance(x, np.generic):  # a NumPy scalar as a 0-d array, as CuPy's reductions give
         return np.asarray(x).view(ndarray)
-    if isinstance(x, tuple | list):
-        return type(x)(_device(v) for v in x)
     return x
+
+
+def _device(tree: Any) -> Any:
+    """Results as device arrays."""
+    return _map(_as_device, tree)
 
 
 def _refuse_host_arrays(name: str, *trees: Any) -> None:
-    for tree in trees:
-        for leaf in _leaves(tree):
-            if isinstance(leaf, np.ndarray) and not isinstance(leaf, ndarray):
-                raise TypeError(f"Unsupported type {type(leaf)} (a host array given to cupy.{name})")
+    def refuse(x: Any) -> None:
+        if isinstance(x, np.ndarray) and not isinstance(x, ndarray):
+            raise TypeError(f"Unsupported type {type(x)} (a host array given to cupy.{name})")
 
-
-def _leaves(tree: Any) -> Iterator[Any]:
-    if isinstance(tree, tuple | list):
-        for v in tree:
-            yield from _leaves(v)
-    elif isinstance(tree, dict):
-        for v in tree.values():
-            yield from _leaves(v)
-    else:
-        yield tree
+    _map(refuse, trees)
 
 
 class _Routine:

@@ -116,7 +116,7 @@ def apply_loss(spec: LossSpec, *inputs: Any, reduction: str = "mean", mode: str 
             return unreduced
         return _reduce(ag, unreduced, reduction, _weights(spec, reduction, arrays, params, unreduced.size))
 
-    xp = array_namespace(get_array_module(*arrays))
+    xp = array_namespace(module)
     save = with_tensors and spec.forward_saving is not None  # keep what the backward pass would recompute
     if blocks is not None:  # a large input: the same formulas, in row blocks on several threads
         summed, shape, saved = _blocks.forward(spec, xp, arrays, params, reduction, blocks, save)

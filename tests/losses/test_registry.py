@@ -104,6 +104,16 @@ def test_what_the_forward_saves_gives_the_gradient_the_vjp_would_recompute(name)
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
 
 
+def _tensors_of_64_samples(spec, seed, blocked, monkeypatch):
+    """Inputs of 64 samples as Tensors (the differentiable ones requiring grad); with ``blocked``,
+    blocks of a few rows, as large inputs get."""
+    if blocked:
+        monkeypatch.setattr(_blocks, "MIN_ELEMENTS", 0)
+        monkeypatch.setattr(_blocks, "BLOCK_BYTES", 512)
+    inputs = spec.sample(np.random.default_rng(seed), {"N": 64})
+    return [Tensor(x, requires_grad=a.differentiable) for x, a in zip(inputs, spec.args)]
+
+
 @pytest.mark.parametrize("blocked", [False, True])
 @pytest.mark.parametrize("name", SAVING)
 def test_a_fused_backward_pass_receives_what_the_forward_saved(name, blocked, monkeypatch):
@@ -114,11 +124,7 @@ def test_a_fused_backward_pass_receives_what_the_forward_saved(name, blocked, mo
         received.append(kwargs.get("saved"))
         return spec.vjp(*args, **kwargs)
 
-    if blocked:
-        monkeypatch.setattr(_blocks, "MIN_ELEMENTS", 0)
-        monkeypatch.setattr(_blocks, "BLOCK_BYTES", 512)
-    inputs = spec.sample(np.random.default_rng(8), {"N": 64})
-    tensors = [Tensor(x, requires_grad=a.differentiable) for x, a in zip(inputs, spec.args)]
+    tensors = _tensors_of_64_samples(spec, 8, blocked, monkeypatch)
     apply_loss(dataclasses.replace(spec, vjp=vjp), *tensors, **spec.params).backward()
     assert len(received) > (1 if blocked else 0)
     assert all(s is not None for s in received)
@@ -130,11 +136,7 @@ def test_what_the_forward_saved_survives_a_backward_pass(name, blocked, monkeypa
     # a second backward pass through the same graph reads the saved arrays again: a vjp that
     # worked on them in place would give it a different gradient
     spec = REGISTRY[name]
-    if blocked:
-        monkeypatch.setattr(_blocks, "MIN_ELEMENTS", 0)
-        monkeypatch.setattr(_blocks, "BLOCK_BYTES", 512)
-    inputs = spec.sample(np.random.default_rng(9), {"N": 64})
-    tensors = [Tensor(x, requires_grad=a.differentiable) for x, a in zip(inputs, spec.args)]
+    tensors = _tensors_of_64_samples(spec, 9, blocked, monkeypatch)
     loss = apply_loss(spec, *tensors, **spec.params)
     wrt = [t for t in tensors if t.requires_grad]
     first = [g.data.copy() for g in grad(loss, wrt)]
