@@ -5,10 +5,11 @@ Each entry is checked in float64 at a seeded point, away from its kinks:
 - **ops** (:mod:`nploss.autograd.catalogue`): the engine's VJP against central differences,
   and the second derivative (``create_graph=True``) likewise;
 - **losses** (:data:`nploss.losses.REGISTRY`), three gradients held against each other: the
-  analytic VJP of the fused node, the engine's gradient of the composite graph, and central
-  differences; then the analytic VJP differentiated again (second order). Losses are checked
-  unreduced with a random cotangent (a VJP that mixes up samples fails) and with their default
-  reduction (the reduction weights are checked too).
+  analytic VJP of the reference (the textbook formula), the engine's gradient of the composite
+  graph, and central differences; then the analytic VJP differentiated again (second order).
+  A loss with a fast path has it checked the same way, and held to the reference (values and
+  gradients). Losses are checked unreduced with a random cotangent (a VJP that mixes up
+  samples fails) and with their default reduction (the reduction weights are checked too).
 
 The triangulation tells what is wrong: analytic off while composite ≈ numerical means the hand
 derivative is wrong; composite off while analytic ≈ numerical means a primitive's VJP is.
@@ -41,7 +42,7 @@ class AuditRow:
     name: str
     family: str
     checks: dict[str, GradCheckResult] = field(default_factory=dict)
-    agreement: float | None = None  # max relative error, analytic vs composite
+    agreement: float | None = None  # max relative error, analytic vs composite (and fast path vs reference)
     agreement_rtol: float = AGREEMENT_RTOL
     stability: dict[str, str | None] = field(default_factory=dict)  # sweep case -> problem or None
     error: str | None = None  # an exception raised while auditing
@@ -71,7 +72,10 @@ class AuditRow:
                         f"(relative error {c.max_rel_error:.2e}, {c.failures} failing elements)"
                     )
         if self.agreement is not None and self.agreement > self.agreement_rtol:
-            return f"{self.name}: analytic and composite gradients differ (relative error {self.agreement:.2e})"
+            return (
+                f"{self.name}: analytic, composite and fast-path values or gradients differ "
+                f"(relative error {self.agreement:.2e})"
+            )
         for case, problem in self.stability.items():
             if problem:
                 return f"{self.name}: not finite at {case}: {problem}"
@@ -156,17 +160,20 @@ def stability(spec, seed: int = 0) -> dict[str, str | None]:  # noqa: ANN001
     found: dict[str, str | None] = {}
     for case, inputs in stability_cases(spec, seed).items():
         problem = None
-        try:
-            with np.errstate(all="ignore"):
-                shape = np.shape(_loss_fn(spec, "mean", "fused")(*inputs))
-                value = np.asarray(_loss_fn(spec, "mean", "fused")(*inputs))
-                grads = _gradients(spec, inputs, "mean", "fused", np.ones(shape))
-            if not np.all(np.isfinite(value)):
-                problem = f"value {value}"
-            elif not all(np.all(np.isfinite(g)) for g in grads):
-                problem = "non-finite gradient"
-        except Exception as error:  # a loss that refuses the input must say so in its exceptions
-            problem = f"raised {type(error).__name__}: {error}"
+        for mode in ("reference", "fused") if spec.fast is not None else ("reference",):
+            where = "" if mode == "reference" else " (fast path)"
+            try:
+                with np.errstate(all="ignore"):
+                    value = np.asarray(_loss_fn(spec, "mean", mode)(*inputs))
+                    grads = _gradients(spec, inputs, "mean", mode, np.ones(value.shape))
+                if not np.all(np.isfinite(value)):
+                    problem = f"value {value}{where}"
+                elif not all(np.all(np.isfinite(g)) for g in grads):
+                    problem = f"non-finite gradient{where}"
+            except Exception as error:  # a loss that refuses the input must say so in its exceptions
+                problem = f"raised {type(error).__name__}: {error}{where}"
+            if problem is not None:
+                break
         if problem is not None and case in spec.stability_exceptions:
             problem = None
         found[case] = problem
@@ -188,28 +195,42 @@ def audit_loss(spec, seed: int = 0, dtype: str = "float64") -> AuditRow:  # noqa
         reductions = ["mean"] if spec.reduces_itself else ["none", "mean"]
         agreement = 0.0
         rng = np.random.default_rng(seed + 1)
+        modes = [("reference", "analytic"), ("composite", "composite")]
+        if spec.fast is not None:
+            modes.append(("fused", "fast path"))
         for reduction in reductions:
-            shape = np.shape(_loss_fn(spec, reduction, "fused")(*inputs))
+            shape = np.shape(_loss_fn(spec, reduction, "reference")(*inputs))
             cotangent = rng.standard_normal(shape) if shape else np.ones(())
-            for mode, label in (("fused", "analytic"), ("composite", "composite")):
+            for mode, label in modes:
                 row.checks[f"{label} ({reduction})"] = check_grad(
                     _loss_fn(spec, reduction, mode, dtype), inputs, wrt=wrt, names=names, grad_output=cotangent,
                     atol=atol, rtol=rtol, seed=seed, scale_atol=True,
                 )  # fmt: skip
-            analytic = _gradients(spec, inputs, reduction, "fused", cotangent, dtype)
-            engine = _gradients(spec, inputs, reduction, "composite", cotangent, dtype)
-            for a, e in zip(analytic, engine):
-                scale = max(np.abs(e).max(initial=0.0), 1e-12)
-                agreement = max(agreement, float(np.max(np.abs(a - e), initial=0.0) / scale))
+            analytic = _gradients(spec, inputs, reduction, "reference", cotangent, dtype)
+            for mode, _ in modes[1:]:
+                other = _gradients(spec, inputs, reduction, mode, cotangent, dtype)
+                agreement = max(agreement, _relative_difference(analytic, other))
+            if spec.fast is not None:  # the fast path's value too
+                values = [np.asarray(_loss_fn(spec, reduction, m, dtype)(*inputs)) for m in ("reference", "fused")]
+                agreement = max(agreement, _relative_difference(values[:1], values[1:]))
         row.agreement = agreement
         if spec.second_order and dtype == "float64":
             row.checks["second order"] = check_gradgrad(
-                _loss_fn(spec, reductions[-1], "fused"), inputs, wrt=wrt, names=names, seed=seed
+                _loss_fn(spec, reductions[-1], "reference"), inputs, wrt=wrt, names=names, seed=seed
             )
         row.stability = stability(spec, seed)
     except Exception as error:  # reported as a failing row, not a crash of the whole audit
         row.error = f"{type(error).__name__}: {error}"
     return row
+
+
+def _relative_difference(expected: list[np.ndarray], given: list[np.ndarray]) -> float:
+    """The largest difference between two lists of arrays, relative to the largest magnitude of each expected one."""
+    worst = 0.0
+    for e, g in zip(expected, given, strict=True):
+        scale = max(np.abs(e).max(initial=0.0), 1e-12)
+        worst = max(worst, float(np.max(np.abs(np.asarray(g) - e), initial=0.0) / scale))
+    return worst
 
 
 def audit_ops(names: Iterable[str] | None = None, seed: int = 0, dtype: str = "float64") -> Iterator[AuditRow]:

@@ -5,7 +5,8 @@ second order; for losses analytic against composite too, and a numerical-stabili
 exits with status 1 if any fails, naming the entry and its worst element. ``nploss audit
 MODULE:FUNCTION --inputs ...`` audits a user's own loss and gradient instead. ``nploss train``
 and ``nploss evaluate`` (defined in :mod:`nploss.fewshot.cli`) train and test the few-shot
-prototypical network.
+prototypical network. ``nploss show LOSS`` prints a loss's formula, the source of its reference
+forward and gradient, its fast path if any, and its PyTorch equivalent.
 """
 
 from __future__ import annotations
@@ -126,6 +127,50 @@ def _figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show(args: argparse.Namespace) -> int:
+    import difflib
+    import inspect
+    import textwrap
+
+    from .losses import REGISTRY
+    from .losses._spec import source_file
+
+    spec = REGISTRY.get(args.loss)
+    if spec is None:
+        close = difflib.get_close_matches(args.loss, REGISTRY, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(sorted(REGISTRY))}"
+        print(f"nploss show: unknown loss {args.loss!r}{hint}", file=sys.stderr)
+        return 2
+
+    def listing(title: str, fn: object) -> list[str]:
+        lines, first = inspect.getsourcelines(fn)
+        return [f"{title} ({source_file(fn)}:{first})", "", textwrap.dedent("".join(lines)).rstrip(), ""]
+
+    torch = spec.torch if spec.torch is None or "." in spec.torch else f"torch.nn.functional.{spec.torch}"
+    out = [
+        f"{spec.name} ({spec.family})",
+        "",
+        f"formula and derivative: {spec.formula}",
+        f"reference: {spec.reference}",
+        f"PyTorch: {torch or 'none'}",
+        f"source: {spec.source}",
+        "",
+        *listing("reference forward", spec.forward),
+        *listing("reference gradient (VJP)", spec.vjp),
+    ]
+    if spec.composite is not None:
+        out += listing("composite forward (the engine differentiates it)", spec.composite)
+    if spec.fast is None:
+        out.append("fast path: none (apply_loss uses the reference)")
+    else:
+        out += [f"fast path: {spec.fast.how}", ""]
+        for title, fn in (("fast forward", spec.fast.forward), ("fast gradient", spec.fast.vjp)):
+            if not fn.__qualname__.startswith("FastPath.row_blocks"):  # else: the reference itself
+                out += listing(title, fn)
+    print("\n".join(out).rstrip())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nploss",
@@ -154,6 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--format", choices=("table", "json", "markdown"), default="table", help="output format (json: see nploss/audit_schema.json)")
     audit.add_argument("--report", metavar="DIR", help="also write DIR/README.md with one figure per loss")
     audit.set_defaults(run=_audit)
+    show = commands.add_parser(
+        "show",
+        help="print a loss's formula, the source of its reference forward and gradient, and its fast path",
+        description="Print a registered loss's formula and derivative, where its reference forward and VJP "
+        "live and their source, its fast path (if any, with its source), and its PyTorch equivalent.",
+    )
+    show.add_argument("loss", metavar="LOSS", help="a registered loss, e.g. cross_entropy (see nploss audit --format json)")
+    show.set_defaults(run=_show)
     figures = commands.add_parser(
         "figures",
         help="regenerate the figures of the README and the tutorials (PNG)",

@@ -5,9 +5,9 @@ of a convolution, gradients) and frees them by the end of the step. glibc's mall
 allocation above its *mmap threshold* (128 KiB at start, raised adaptively up to 32 MiB) with a
 fresh mapping from the kernel and unmaps it when it is freed; memory freed on its heap beyond the
 *trim threshold* is given back too. The next step then touches new pages, one page fault per
-4 KiB: for the Conv-4 prototypical network on a 5-way 5-shot 15-query episode (a 45 MB im2col
-matrix among others), about 9,000 faults and 70 ms of system time per step, a third of the step.
-Raising both thresholds keeps the memory in the process from one step to the next, as PyTorch's
+4 KiB page, every step: for the Conv-4 prototypical network, whose im2col matrices run to tens
+of megabytes, a large share of the step (measured in benchmarks/RESULTS.md, "Notes on the fast
+kernels"). Raising both thresholds keeps the memory in the process from one step to the next, as PyTorch's
 caching allocators do for their tensors; the price is that the process keeps its peak memory.
 
 Two remedies, of two strengths. :func:`raise_thresholds` frees one array once, which makes glibc
@@ -49,9 +49,7 @@ def raise_thresholds(nbytes: int) -> None:
     threshold to twice that; memory freed below the trim threshold then stays in the process for
     the next allocation. Until then, a loss block whose formula keeps three block-sized
     temporaries alive at once (Huber's forward) gives them back to the kernel at the end of every
-    block and takes page faults to get them again at the next: on 1e7 float32 values, 27,000
-    faults and 75 ms in Huber's forward, against none and 20 ms once an 8 MiB array has been
-    freed. Other allocators ignore it.
+    block and takes page faults to get them again at the next. Other allocators ignore it.
     """
     if not _raised[0]:
         _raised[0] = True

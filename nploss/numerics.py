@@ -8,18 +8,9 @@ x = 1000 and ``log(sum(exp(x)))`` is inf as soon as one entry passes about 709 (
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy
-
-
-def _scratch(xp: Any, y: Any) -> Any:
-    """``y``, a temporary just computed from the input, as a floating array that the caller may
-    overwrite (``out=``): ufuncs give a scalar for a 0-d input and integers for integers."""
-    if isinstance(y, xp.ndarray) and y.ndim and y.dtype.kind in "fc":
-        return y
-    return xp.asarray(y, dtype=xp.result_type(y, 1.0))
 
 
 def sigmoid(xp: Any, x: Any) -> Any:
@@ -28,15 +19,8 @@ def sigmoid(xp: Any, x: Any) -> Any:
     With :math:`e = e^{-|x|} \in (0, 1]`: :math:`\sigma(x) = 1/(1+e)` for x >= 0 and
     :math:`e/(1+e)` for x < 0; neither branch can overflow.
     """
-    e = _exp_minus_abs(xp, x)
-    # The numerator, 1 where x >= 0 and e elsewhere, is max(e, [x >= 0]) since 0 <= e <= 1:
-    # the same values as where(x >= 0, 1, e), which branches on every element (several times
-    # slower on random signs).
-    out = xp.asarray(x >= 0, dtype=e.dtype)
-    xp.maximum(e, out, out=out)
-    e += 1.0
-    out /= e
-    return out
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0, e) / (1.0 + e)
 
 
 def softplus(xp: Any, x: Any) -> Any:
@@ -44,28 +28,11 @@ def softplus(xp: Any, x: Any) -> Any:
 
     ``log1p`` keeps the precision of the small term when x is large in magnitude.
     """
-    t = _exp_minus_abs(xp, x)
-    xp.log1p(t, out=t)  # in place on the temporary made there
-    t += relu(xp, x)
-    return t
-
-
-def _exp_minus_abs(xp: Any, x: Any) -> Any:
-    r""":math:`e^{-|x|} \in (0, 1]`, the term of sigmoid and softplus that cannot overflow, as a
-    fresh floating array: each operation in place on the one temporary (one pass over memory
-    fewer per operation)."""
-    e = _scratch(xp, xp.abs(x))
-    xp.negative(e, out=e)
-    xp.exp(e, out=e)
-    return e
+    return relu(xp, x) + xp.log1p(xp.exp(-xp.abs(x)))
 
 
 def relu(xp: Any, x: Any) -> Any:
-    r""":math:`\max(x, 0)`, for floating arrays as ``clip(x, 0, inf)``: the same values, but
-    NumPy's two-sided clip has a vectorised loop where ``maximum`` against a scalar does not (3x
-    faster in float32). Integers keep ``maximum``, which keeps their dtype."""
-    if getattr(x, "dtype", None) is not None and x.dtype.kind == "f":
-        return xp.clip(x, 0, math.inf)
+    r""":math:`\max(x, 0)`, in the dtype of ``x``."""
     return xp.maximum(x, 0)
 
 
@@ -76,9 +43,9 @@ def logsumexp(xp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     and the sum is at least 1 (no log of 0). Rows that are all :math:`-\infty` give
     :math:`-\infty` rather than NaN.
     """
-    shifted, m = _exp_shifted_by_max(xp, x, axis)
+    m = _finite_max(xp, x, axis)
     with numpy.errstate(divide="ignore"):  # log(0) = -inf is the right answer for such rows
-        out = xp.log(xp.sum(shifted, axis=axis, keepdims=True)) + m
+        out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
     if not keepdims:
         out = xp.squeeze(out, axis=axis) if axis is not None else out.reshape(())
     return out
@@ -87,17 +54,22 @@ def logsumexp(xp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 def softmax(xp: Any, x: Any, axis: int = -1) -> Any:
     r"""Softmax :math:`e^{x_i - m} / \sum_j e^{x_j - m}` with :math:`m = \max_j x_j`: one exponential
     per entry, and a denominator of at least 1 (the largest entry contributes :math:`e^0`)."""
-    e, _ = _exp_shifted_by_max(xp, x, axis)
-    e /= xp.sum(e, axis=axis, keepdims=True)
-    return e
+    e = xp.exp(x - _finite_max(xp, x, axis))
+    return e / xp.sum(e, axis=axis, keepdims=True)
 
 
 def softmax_and_logsumexp(xp: Any, x: Any, axis: int = -1) -> tuple[Any, Any]:
     r"""Softmax and log-sum-exp (kept dims) along ``axis``, from one exponential per entry:
     with :math:`e_i = e^{x_i - m}` and :math:`s = \sum_i e_i`, the softmax is :math:`e_i / s` and
-    the log-sum-exp :math:`m + \log s`. A loss whose gradient is a softmax (cross entropy) keeps
-    the first for its backward pass, which then takes no exponential at all."""
-    e, m = _exp_shifted_by_max(xp, x, axis)
+    the log-sum-exp :math:`m + \log s`. Cross entropy's fast path keeps the first for its
+    backward pass, which then takes no exponential at all; the values are those of
+    :func:`softmax` and :func:`logsumexp`, bitwise."""
+    m = _finite_max(xp, x, axis)
+    e = x - m
+    if e.ndim and e.dtype.kind == "f":  # a fresh floating array: exponentiated and divided in place
+        xp.exp(e, out=e)
+    else:
+        e = xp.exp(e)
     s = xp.sum(e, axis=axis, keepdims=True)
     with numpy.errstate(divide="ignore"):  # an all -inf row: log(0) = -inf, as in logsumexp
         lse = xp.log(s) + m
@@ -105,15 +77,11 @@ def softmax_and_logsumexp(xp: Any, x: Any, axis: int = -1) -> tuple[Any, Any]:
     return e, lse
 
 
-def _exp_shifted_by_max(xp: Any, x: Any, axis: Any) -> tuple[Any, Any]:
-    r""":math:`e^{x - m}` as a fresh floating array (exponentiated in place), and the shift
-    :math:`m`: the maximum over ``axis`` (keepdims), or 0 where that maximum is not finite (an
-    all :math:`-\infty` row stays :math:`e^{-\infty} = 0` instead of NaN)."""
+def _finite_max(xp: Any, x: Any, axis: Any) -> Any:
+    r"""The shift of the exponentials: the maximum over ``axis`` (keepdims), or 0 where it is not
+    finite (an all :math:`-\infty` row then stays :math:`e^{-\infty} = 0` instead of NaN)."""
     m = xp.max(x, axis=axis, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, 0)
-    e = _scratch(xp, x - m)
-    xp.exp(e, out=e)
-    return e, m
+    return xp.where(xp.isfinite(m), m, 0)
 
 
 class ArrayNamespace:

@@ -3,18 +3,19 @@
 NumPy's ufuncs and copies run on one core, but they release the GIL while they loop, so
 independent slices of one large computation can run on several threads at once. nploss uses
 this for losses on large inputs, evaluated in row blocks (:mod:`nploss.losses._blocks`), and for
-the per-channel work of a convolutional network (the copies of the convolution, batch norm,
-ReLU, max-pooling: :func:`for_each_block`, in pieces that fit a core's cache).
+the per-channel work of the fast kernels of a convolutional network (:mod:`nploss.nn._fused`:
+the copies of the convolution, batch norm, ReLU, max-pooling, with :func:`for_each_block`, in
+pieces that fit a core's cache). The reference ops of :mod:`nploss.autograd` use no threads.
 ``NPLOSS_NUM_THREADS`` (or :func:`set_num_threads`) sets the threads; the default is the number
 of cores this process may use. Only NumPy arrays are split: CuPy already runs every kernel on
 the whole GPU.
 
-One condition for any gain: OpenBLAS, NumPy's usual BLAS, keeps its threads spinning for about
-0.1 s after every matrix product (``OPENBLAS_THREAD_TIMEOUT``, 2^28 cycles by default), so
+One condition for any gain: OpenBLAS, NumPy's usual BLAS, keeps its threads spinning for a
+while after every matrix product (``OPENBLAS_THREAD_TIMEOUT``, 2^28 cycles by default), so
 between the products of a network they hold the cores these threads need (two threads then do
-no better than one). ``import nploss`` shortens that wait to 2^18 cycles (a tenth of a
-millisecond) unless you set the variable yourself; OpenBLAS reads it once, when NumPy is first
-imported, so import nploss first or export it (``OPENBLAS_THREAD_TIMEOUT=18``).
+no better than one). ``import nploss`` shortens that wait to 2^18 cycles unless you set the
+variable yourself; OpenBLAS reads it once, when NumPy is first imported, so import nploss first
+or export it (``OPENBLAS_THREAD_TIMEOUT=18``).
 """
 
 from __future__ import annotations
@@ -65,11 +66,9 @@ def map_in_order(fn: Callable[[T], Any], items: Iterable[T], tasks: int | None =
 
     The caller works too: the pool holds one thread fewer than :func:`get_num_threads`, and
     every thread, the caller's included, takes the next run not yet taken until none is left.
-    Why: the caller's core is already awake, where a pool thread must be woken (after a pause,
-    on a virtual machine, a core may first have to be given back by the host). Against a pool
-    that did all the work while the caller waited, on 2 threads: a loss on large inputs called
-    after a 50 ms pause took 0.80-0.90x the time (cross entropy on 65,536 x 100 and MSE on 1e7,
-    float32), called again at once 0.94-0.97x; the Conv-4 training step within the noise.
+    Why: the caller's core is already awake, where a pool thread must be woken first (and after
+    a pause, a virtualised core may first have to be scheduled again by its host). The
+    measurements behind this choice are in benchmarks/RESULTS.md ("Notes on the fast kernels").
     """
     items = list(items)
     threads = _threads[0]  # read once: another thread may change the setting meanwhile
@@ -112,15 +111,13 @@ def map_in_order(fn: Callable[[T], Any], items: Iterable[T], tasks: int | None =
     return [r for run_results in results for r in run_results]
 
 
-# Below this many elements a block is not worth a hand-off to another thread (tens of µs).
+# Below this many elements a block is not worth a hand-off to another thread.
 MIN_BLOCK_ELEMENTS = 1 << 16
-# Above this many elements (512 KiB of float32, the L2 cache of a core on a typical x86 server)
+# Above this many elements (512 KiB of float32, the size of a core's L2 cache on common servers)
 # a thread's block is cut into pieces that it works through one after the other: an op that
 # passes over its block several times (batch norm: a mean, a centring, a variance, a scaling;
 # the folding of a convolution: kh * kw additions into the same image) then finds the piece in
-# its core's cache after the first pass instead of reading it from memory again at every pass
-# (per op on layer-sized arrays, 10-30% less time; the Conv-4 training step of the benchmarks:
-# 8-10% less on one thread, on two within the +-5% noise of a 2-core machine).
+# its core's cache after the first pass instead of reading it from memory again at every pass.
 MAX_BLOCK_ELEMENTS = 1 << 17
 
 

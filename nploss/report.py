@@ -81,23 +81,25 @@ def _cell(row: AuditRow, prefix: str) -> str:
 
 
 def cells(row: AuditRow) -> list[str]:
-    """The table cells of a row: gradient, composite, agreement, second order, stability."""
+    """The table cells of a row: gradient, composite, fast path, agreement, second order, stability."""
     unstable = [case for case, problem in row.stability.items() if problem]
     return [
         _cell(row, "gradient") if row.family == "op" else _cell(row, "analytic"),
         _cell(row, "composite"),
+        _cell(row, "fast path"),
         "-" if row.agreement is None else f"{row.agreement:.2e}",
         _cell(row, "second order"),
         "-" if not row.stability else ("ok" if not unstable else "FAIL"),
     ]
 
 
-COLUMNS = ("gradient", "composite", "agreement", "2nd order", "stability")
+COLUMNS = ("gradient", "composite", "fast path", "agreement", "2nd order", "stability")
 LEGEND = (
-    "gradient: worst relative error of the analytic VJP (the engine's, for ops) against finite "
-    "differences; composite: the engine's gradient through primitive ops against them; "
-    "agreement: analytic against composite; 2nd order: the VJP differentiated again; stability: "
-    "finite value and gradients at extreme inputs."
+    "gradient: worst relative error of the reference analytic VJP (the engine's, for ops) against "
+    "finite differences; composite: the engine's gradient through primitive ops against them; "
+    "fast path: the loss's fast path, where it has one, against them; agreement: the reference "
+    "against the composite gradient and the fast path's value and gradient; 2nd order: the VJP "
+    "differentiated again; stability: finite value and gradients at extreme inputs."
 )
 
 

@@ -113,3 +113,21 @@ def test_user_audit_bad_input_is_explained(capsys):
     assert "no such file" in capsys.readouterr().err
     assert main(["audit", f"{GALLERY}:nothing", "--inputs", "p=float64[2]"]) == 2
     assert "has no function 'nothing'" in capsys.readouterr().err
+
+
+def test_show_prints_the_reference_source_and_the_fast_path(capsys):
+    assert main(["show", "cross_entropy"]) == 0
+    out = capsys.readouterr().out
+    spec = REGISTRY["cross_entropy"]
+    assert f"source: {spec.source}" in out
+    assert f"def {spec.forward.__name__}(" in out and f"def {spec.vjp.__name__}(" in out
+    assert "softmax_xent_vjp" in out  # the reference gradient is softmax(z) - onehot(y)
+    assert f"fast path: {spec.fast.how}" in out and f"def {spec.fast.vjp.__name__}(" in out
+    assert "PyTorch: torch.nn.functional.cross_entropy" in out
+
+
+def test_show_without_a_fast_path_and_an_unknown_loss(capsys):
+    assert main(["show", "quantile"]) == 0
+    assert "fast path: none" in capsys.readouterr().out
+    assert main(["show", "huberr"]) == 2
+    assert "did you mean huber" in capsys.readouterr().err

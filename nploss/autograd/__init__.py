@@ -4,6 +4,10 @@ This module doubles as an array namespace for Tensors: ``nploss.autograd.exp``,
 ``nploss.autograd.sum``, ``nploss.autograd.where`` ... take the same arguments as their NumPy
 namesakes, so code written against a namespace ``xp`` runs on arrays with ``xp = numpy`` and
 builds a differentiable graph with ``xp = nploss.autograd``.
+
+Every op here is the reference: its forward is the textbook formula and its VJP the textbook
+derivative. Tuned versions of the ops of a convolutional network (threads, saved
+intermediates, memory order) live apart, in :mod:`nploss.nn._fused`, held to these by tests.
 """
 
 from .conv import conv2d, fold2d, max_pool2d, pad2d, unfold2d

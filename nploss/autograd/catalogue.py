@@ -1,5 +1,8 @@
 """Every primitive op with a point at which it is audited: the op registry of ``nploss audit``.
 
+The plain ops of :mod:`nploss.autograd` first, then the fast kernels of :mod:`nploss.nn._fused`
+that the layers use (named "... (fused)"), each audited on its own.
+
 An :class:`OpCase` names an op, a function of float64 inputs built from it, and the shapes and
 domains its inputs are drawn from. Shapes exercise broadcasting, batched axes and repeated
 indices; domains keep the inputs where the op is defined and away from its kinks (``abs`` at 0,
@@ -14,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..nn import _fused
 from . import conv, ops
 
 DOMAINS = {
@@ -124,8 +128,8 @@ _cases = [
         ("real", "real", "real"),
     ),
     OpCase("max_pool2d", lambda x: conv.max_pool2d(x, 2), ((2, 2, 4, 4),), ("real",)),
-    OpCase("max_pool2d (images last)", lambda x: conv.max_pool2d(conv.images_last(x), 2), ((2, 2, 4, 5),), ("real",)),
-    OpCase("images_last", conv.images_last, ((2, 3, 2, 3),), ("real",)),
+    OpCase("max_pool2d (overlapping)", lambda x: conv.max_pool2d(x, (2, 3), (1, 2)), ((2, 2, 4, 5),), ("real",)),
+    OpCase("pad2d", lambda x: conv.pad2d(x, (1, 2)), ((2, 2, 3, 2),), ("real",)),
     OpCase("unfold2d", lambda x: conv.unfold2d(x, (2, 3), (1, 2)), ((1, 2, 4, 5),), ("real",)),
     OpCase("fold2d", lambda c: conv.fold2d(c, (1, 2, 4, 5), (2, 3), (1, 2)), ((1, 3, 2, 2, 2, 3),), ("real",)),
     OpCase("im2col", lambda x: conv.im2col(x, (2, 3), (1, 2)), ((2, 2, 4, 5),), ("real",)),
@@ -137,5 +141,36 @@ _cases = [
         ("real", "real", "real"),
     ),
 ]
-for _case in _cases:
+
+# The fast kernels of nploss.nn._fused, which the layers use: their VJPs are their own code (a
+# recorded backward pass, as the second-order check makes, falls back to the plain formula)
+_fused_cases = [
+    OpCase("relu (fused)", _fused.relu, ((3, 4),), ("nonzero",)),
+    OpCase("relu (fused, images last)", lambda x: _fused.relu(_fused.images_last(x)), ((2, 2, 3, 3),), ("nonzero",)),
+    OpCase(
+        "batch_norm (fused)",
+        lambda x, w, b: _fused.batch_norm(x, w, b, axis=(0, 2, 3))[0],
+        ((3, 2, 2, 3), (1, 2, 1, 1), (1, 2, 1, 1)),
+        ("real", "real", "real"),
+    ),
+    OpCase("batch_norm (fused, no affine)", lambda x: _fused.batch_norm(x, axis=0)[0], ((4, 3),), ("real",)),
+    OpCase("max_pool2d (fused)", lambda x: _fused.max_pool2d(x, 2), ((2, 2, 4, 4),), ("real",)),
+    OpCase(
+        "max_pool2d (fused, images last)",
+        lambda x: _fused.max_pool2d(_fused.images_last(x), 2),
+        ((2, 2, 4, 5),),
+        ("real",),
+    ),
+    OpCase("images_last", _fused.images_last, ((2, 3, 2, 3),), ("real",)),
+    OpCase("pad2d (fused)", lambda x: _fused.pad2d(_fused.images_last(x), (1, 2)), ((2, 2, 3, 2),), ("real",)),
+    OpCase("im2col (fused)", lambda x: _fused.im2col(x, (2, 3), (1, 2), ones_row=True), ((2, 2, 4, 5),), ("real",)),
+    OpCase("col2im (fused)", lambda c: _fused.col2im(c, (2, 2, 4, 5), (2, 3), (1, 2)), ((12, 12),), ("real",)),
+    OpCase(
+        "conv2d (fused)",
+        lambda x, w, b: _fused.conv2d(x, w, b, stride=2, padding=1),
+        ((2, 2, 5, 5), (3, 2, 3, 3), (3,)),
+        ("real", "real", "real"),
+    ),
+]
+for _case in _cases + _fused_cases:
     register(_case)

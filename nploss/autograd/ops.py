@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy
 
-from .. import backend, numerics, parallel
+from .. import backend, numerics
 from .tensor import VJP, Tensor, constant, is_grad_enabled, make_node
 
 # ------------------------------------------------------------------------------------ helpers
@@ -73,8 +73,9 @@ def _lift(x: Any, like: Tensor | None = None) -> Tensor:
 def _numpy_constant(x: float, dtype: Any) -> Tensor:
     """The number ``x`` as a read-only 0-d NumPy array of ``dtype``, made once per (x, dtype).
 
-    Why a 0-d array and not a NumPy scalar: NumPy combines a 0-d array with an array about twice
-    as fast (0.45 against 0.7-1.0 µs on 4 elements), and on small arrays that is most of an op.
+    Why a 0-d array and not a NumPy scalar: NumPy combines a 0-d array with an array with less
+    overhead than a scalar, and on small arrays that overhead is most of an op (the figures are
+    in benchmarks/RESULTS.md, "Notes on the fast kernels").
     Why made once: models multiply by the same few numbers at every step. Read-only, so that
     sharing it is safe. Signed zeros are kept out (``0.0 == -0.0`` would give one the other's
     constant).
@@ -307,35 +308,11 @@ def softplus(x: Any) -> Tensor:
 
 
 def relu(x: Any) -> Tensor:
+    r""":math:`\max(x, 0) = x \cdot [x > 0]`; its derivative is :math:`[x > 0]` (0 at 0)."""
     x = _lift(x)
-    xp = _xp(x)
-    mask = xp.empty_like(x.data, dtype=bool)
-    data = xp.empty_like(x.data)
-    split = parallel.outermost_axis(x.data)  # elementwise: blocks on the thread pool
-
-    def forward(block: tuple[Any, ...]) -> None:
-        xp.greater(x.data[block], 0, out=mask[block])
-        xp.multiply(x.data[block], mask[block], out=data[block])
-
-    parallel.for_each_block(forward, x.shape, split, xp)
-
-    def vjp(g: Tensor, out: Tensor) -> tuple[Tensor]:
-        if not is_grad_enabled():
-            # g * mask is where(mask, g, 0) (up to the sign of a zero) and several times faster;
-            # a non-finite g would make inf * 0 = NaN where the mask is off: then take where's 0
-            masked = xp.empty_like(mask, dtype=g.data.dtype)
-            finite = []
-
-            def backward(block: tuple[Any, ...]) -> None:
-                xp.multiply(g.data[block], mask[block], out=masked[block])
-                finite.append(bool(xp.isfinite(masked[block].sum())))
-
-            parallel.for_each_block(backward, x.shape, split, xp)
-            if all(finite):
-                return (constant(masked),)
-        return (where(mask, g, 0.0),)
-
-    return make_node(data, (x,), vjp)
+    positive = x.data > 0
+    # x * [x > 0] rather than where(x > 0, x, 0): a NaN stays NaN, as in torch.relu
+    return make_node(x.data * positive, (x,), lambda g, out: (where(positive, g, 0.0),))
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
@@ -442,14 +419,6 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
     return exp(log_softmax(x, axis=axis))
 
 
-def _sum_of_products(xp: Any, a: Any, b: Any, axes: tuple[int, ...]) -> Any:
-    """``sum(a * b, axis=axes, keepdims=True)`` without the product array (``einsum``)."""
-    letters = "abcdefghijklmnopqrstuvwxyz"[: a.ndim]
-    kept = "".join(letters[i] for i in range(a.ndim) if i not in axes)
-    out = xp.einsum(f"{letters},{letters}->{kept}", a, b)
-    return out.reshape(tuple(1 if i in axes else n for i, n in enumerate(a.shape)))
-
-
 def batch_norm(x: Any, weight: Any = None, bias: Any = None, axis: Any = 0, eps: float = 1e-5) -> tuple[Tensor, Any, Any]:
     r"""Batch normalisation with the batch's own statistics, as one node (training mode).
 
@@ -464,12 +433,10 @@ def batch_norm(x: Any, weight: Any = None, bias: Any = None, axis: Any = 0, eps:
                \left(\bar{y} - \mathrm{mean}(\bar{y}) - \hat{x}\, \mathrm{mean}(\bar{y}\,\hat{x})\right)
 
     (the statistics depend on :math:`x` too: the two means are their share of the gradient).
-    The same function as composing ``mean``, ``var``, ``sqrt``... (ten elementwise ops, each with
-    its own VJP), in about a third of the passes over memory: the forward keeps the centred
-    input :math:`x - \mu` (with :math:`\hat{x} = (x - \mu) / \sqrt{\sigma^2 + \epsilon}`, the
-    scalings per channel fold into the constants) and the backward pass reuses it. A recorded
-    backward pass (``create_graph=True``) builds the same VJP from differentiable ops, so
-    higher derivatives hold.
+    It is the gradient of the composition of ``mean``, ``var``, ``sqrt`` ..., in one node. The
+    VJP is written with ops and recomputes :math:`\hat{x}` from :math:`x`, so a recorded
+    backward pass (``create_graph=True``) differentiates it again. The layers use a fused
+    version, :func:`nploss.nn._fused.batch_norm`, held to this one by ``tests/nn/test_fused.py``.
 
     Returns
     -------
@@ -480,70 +447,41 @@ def batch_norm(x: Any, weight: Any = None, bias: Any = None, axis: Any = 0, eps:
     weight = None if weight is None else _lift(weight)
     bias = None if bias is None else _lift(bias)
     axes = _normalize_axis(axis, x.ndim)
-    count = math.prod(x.shape[a] for a in axes)
     xp = _xp(x)
-    # Each statistic belongs to one index of the axes not reduced: blocks of the first of them
-    # (the channels) are independent, so they run on the thread pool (nploss.parallel)
-    split = next((a for a in range(x.ndim) if a not in axes), None)
-    stat_shape = tuple(1 if a in axes else n for a, n in enumerate(x.shape))
-    dtype = xp.result_type(x.data, 1.0)
-    out_dtype = xp.result_type(dtype, *(t.data for t in (weight, bias) if t is not None))
-    w = None if weight is None else xp.broadcast_to(weight.data, stat_shape)
-    b = None if bias is None else xp.broadcast_to(bias.data, stat_shape)
-    mean_, var_, inv_std = (xp.empty(stat_shape, dtype=dtype) for _ in range(3))
-    scale = xp.empty(stat_shape, dtype=out_dtype)  # y = centred * scale + bias
-    centred = xp.empty_like(x.data, dtype=dtype)  # in the memory order of x (see conv2d)
-    data = xp.empty_like(x.data, dtype=out_dtype)
-
-    def forward(block: tuple[Any, ...]) -> None:
-        xb, cb = x.data[block], centred[block]
-        mean_[block] = xp.mean(xb, axis=axes, keepdims=True)
-        xp.subtract(xb, mean_[block], out=cb)
-        var_[block] = _sum_of_products(xp, cb, cb, axes) * (1.0 / count)
-        inv_std[block] = 1.0 / xp.sqrt(var_[block] + eps)
-        scale[block] = inv_std[block] if w is None else inv_std[block] * w[block]
-        xp.multiply(cb, scale[block], out=data[block])
-        if b is not None:
-            data[block] += b[block]
-
-    parallel.for_each_block(forward, x.shape, split, xp)
+    mu = xp.mean(x.data, axis=axes, keepdims=True)
+    sigma2 = xp.var(x.data, axis=axes, keepdims=True)  # biased: divides by n
+    data = (x.data - mu) / xp.sqrt(sigma2 + eps)
+    if weight is not None:
+        data = data * weight.data
+    if bias is not None:
+        data = data + bias.data
     parents = tuple(t for t in (x, weight, bias) if t is not None)
 
-    def vjp(g: Tensor, out: Tensor) -> tuple[Any, ...]:
-        if is_grad_enabled():  # recorded: the same formula from ops, differentiable again
-            c = x - mean(x, axis=axes, keepdims=True)
-            inv = power(mean(c * c, axis=axes, keepdims=True) + eps, -0.5)
-            xh = c * inv
-            gb = sum(g, axis=axes, keepdims=True)
-            gw = sum(g * xh, axis=axes, keepdims=True)
-            gx = (inv if weight is None else inv * weight) * (g - gb * (1.0 / count) - xh * (gw * (1.0 / count)))
-        else:
-            # with x_hat = centred * inv_std: gw = inv_std sum(g centred), and
-            # gx = scale (g - mean(g)) - centred * (scale inv_std mean(g x_hat))
-            gd = g.data
-            grad_dtype = xp.result_type(gd, scale)
-            gb, gw = (xp.empty(stat_shape, dtype=gd.dtype) for _ in range(2))
-            gx = xp.empty_like(centred, dtype=grad_dtype)  # the memory order of x, not of g
+    def vjp(g: Tensor, out: Tensor) -> tuple[Tensor, ...]:
+        return batch_norm_vjp(g, x, weight, bias, axes, eps)
 
-            def backward(block: tuple[Any, ...]) -> None:
-                gdb, cb = gd[block], centred[block]
-                gb[block] = xp.sum(gdb, axis=axes, keepdims=True)
-                gw[block] = inv_std[block] * _sum_of_products(xp, gdb, cb, axes)
-                gxb = gx[block]
-                xp.subtract(gdb, gb[block] * (1.0 / count), out=gxb)
-                gxb *= scale[block]
-                gxb -= cb * (scale[block] * inv_std[block] * gw[block] * (1.0 / count))
+    return make_node(data, parents, vjp), mu, sigma2
 
-            parallel.for_each_block(backward, gx.shape, split, xp)
-            gx, gw, gb = constant(gx), constant(gw), constant(gb)
-        grads = [gx]
-        if weight is not None:
-            grads.append(reshape(gw, weight.shape))
-        if bias is not None:
-            grads.append(reshape(gb, bias.shape))
-        return tuple(grads)
 
-    return make_node(data, parents, vjp), mean_, var_
+def batch_norm_vjp(
+    g: Tensor, x: Tensor, weight: Tensor | None, bias: Tensor | None, axes: tuple[int, ...], eps: float
+) -> tuple[Tensor, ...]:
+    """The cotangents of ``x``, then ``weight`` and ``bias`` where given, of :func:`batch_norm`
+    (the formula of its docstring), written with ops."""
+    count = math.prod(x.shape[a] for a in axes)
+    centred = x - mean(x, axis=axes, keepdims=True)
+    inv_std = power(mean(centred * centred, axis=axes, keepdims=True) + eps, -0.5)
+    x_hat = centred * inv_std
+    g_bias = sum(g, axis=axes, keepdims=True)
+    g_weight = sum(g * x_hat, axis=axes, keepdims=True)
+    scale = inv_std if weight is None else inv_std * weight
+    g_x = scale * (g - g_bias * (1.0 / count) - x_hat * (g_weight * (1.0 / count)))
+    grads = [g_x]
+    if weight is not None:
+        grads.append(reshape(g_weight, weight.shape))
+    if bias is not None:
+        grads.append(reshape(g_bias, bias.shape))
+    return tuple(grads)
 
 
 # ------------------------------------------------------------------------------------ shapes

@@ -27,11 +27,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import operator
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
-
-import numpy as np
 
 from .. import backend
 
@@ -182,13 +179,11 @@ class Tensor:
                 "computed from has requires_grad=True (or it was computed under no_grad())"
             )
         grads = _backprop([self], [grad_output], create_graph, wanted=None)
-        for leaf in grads:
-            g = grads[leaf]  # not grads.items(): the item tuple it reuses holds g once more
+        for leaf, g in grads.items():
             if leaf.grad is None:
                 # VJPs may hand the same array to several inputs (add returns (g, g)) or pass
-                # grad_output through as a view: each leaf gets a gradient of its own, copied
-                # unless nothing else can reach the array.
-                leaf.grad = g if create_graph or _sole_owner(g) else constant(g.data.copy())
+                # grad_output through as a view: each leaf gets a gradient of its own, a copy
+                leaf.grad = g if create_graph else constant(g.data.copy())
             else:
                 leaf.grad = leaf.grad + g
 
@@ -316,33 +311,6 @@ def _seed(output: Tensor, grad_output: Any) -> Tensor:
     if g.shape != output.shape:
         raise ValueError(f"grad_output has shape {g.shape}, but the output has shape {output.shape}")
     return g
-
-
-_REFERENCE_COUNTS_CHECKED = sys.implementation.name == "cpython" and sys.version_info < (3, 14)
-
-
-def _sole_owner(g: Tensor) -> bool:
-    """True when ``g`` alone holds its array, so a leaf may keep it as its gradient without a copy.
-
-    The rule of PyTorch's ``AccumulateGrad``, which steals the incoming gradient when its
-    reference count shows no other holder: on a 1e7-element loss the copy it saves costs as much
-    as the loss's own backward pass. Here the array must be a NumPy array owning its memory (not
-    a view, which could alias the user's ``grad_output`` or a forward value), writeable, and
-    referenced only by ``g.data``; ``g`` itself only by the caller's loop (a Tensor handed to two
-    leaves, as ``add`` does, is referenced twice). The counts below include ``getrefcount``'s own
-    argument and this function's parameter or local variable; they hold for CPython up to 3.13
-    (3.14 may borrow references on the stack, leaving them uncounted), so elsewhere the gradient
-    is always copied.
-    """
-    data = g.data
-    return (
-        _REFERENCE_COUNTS_CHECKED
-        and type(data) is np.ndarray
-        and data.base is None
-        and data.flags.writeable
-        and sys.getrefcount(data) <= 3  # g.data, the local `data`, getrefcount's argument
-        and sys.getrefcount(g) <= 4  # the caller's dict and loop variable, the parameter, the argument
-    )
 
 
 def _backprop(

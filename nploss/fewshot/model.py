@@ -88,7 +88,7 @@ class ProtoNet(nn.Module):
     refine : bool
         Refine the prototypes with one self-attention layer (:class:`PrototypeRefiner`).
     dtype : str
-        Parameter dtype; float32 trains twice as fast as float64 and is what the CLI uses.
+        Parameter dtype; float32 moves half the bytes of float64 and is what the CLI uses.
     seed : int
         Seeds the initialisation.
     """

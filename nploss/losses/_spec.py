@@ -15,6 +15,8 @@ composite graph (the engine derives its own gradient) and ``vjp`` becomes differ
 
 from __future__ import annotations
 
+import inspect
+import pathlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +67,45 @@ class Arg:
 
 
 @dataclass(frozen=True)
+class FastPath:
+    """A faster evaluation of a loss than its reference, held to it by the tests.
+
+    Attributes
+    ----------
+    forward : callable
+        ``(xp, *inputs, save, **params) -> (unreduced, saved)``: the reference's unreduced loss
+        (equal within round-off) and, when ``save`` (a backward pass will follow), what that
+        pass may reuse (cross entropy's softmax, as PyTorch's ``log_softmax`` keeps its
+        output); else None.
+    vjp : callable
+        ``(xp, g, *inputs, saved, **params) -> gradients``: the reference's gradients, given what
+        ``forward`` saved (None when it saved nothing, or when called without a forward).
+    rowwise : bool
+        Row ``i`` of the unreduced loss and of every gradient depends only on row ``i`` of every
+        input, and the mean-like reduction weights are one number: large inputs may then be
+        evaluated in row blocks on several threads (:mod:`nploss.losses._blocks`).
+    how : str
+        What it does differently from the reference, in a sentence (``nploss show`` prints it).
+    """
+
+    forward: Callable[..., Any]
+    vjp: Callable[..., Any]
+    rowwise: bool = False
+    how: str = ""
+
+    @classmethod
+    def row_blocks(cls, forward: Callable[..., Any], vjp: Callable[..., Any]) -> FastPath:
+        """The reference ``forward`` and ``vjp`` themselves, evaluated in row blocks on threads
+        for large inputs (a rowwise loss whose formula needs no faster form)."""
+        return cls(
+            forward=lambda xp, *inputs, save, **params: (forward(xp, *inputs, **params), None),
+            vjp=lambda xp, g, *inputs, saved, **params: vjp(xp, g, *inputs, **params),
+            rowwise=True,
+            how="the reference formulas, in row blocks on threads for large inputs",
+        )
+
+
+@dataclass(frozen=True)
 class LossSpec:
     """A registered loss. See the module docstring for ``forward`` and ``vjp``.
 
@@ -77,13 +118,9 @@ class LossSpec:
     reduces_itself : bool
         The loss is not a sum over samples (RMSE, Dice): ``forward`` and ``vjp`` take
         ``reduction`` and ``forward`` returns the reduced value.
-    forward_saving : callable, optional
-        ``(xp, *inputs, **params) -> (unreduced, saved)``: the same forward, also returning what
-        ``vjp`` would otherwise recompute (cross entropy's softmax, as PyTorch's
-        ``log_softmax`` keeps its output for the backward pass). A fused backward pass then calls
-        ``vjp(..., saved=saved)``; any other caller (a recorded backward pass, a direct call)
-        omits it and ``vjp`` recomputes. For a ``rowwise`` loss, row ``i`` of ``saved`` belongs
-        to row ``i`` of the inputs (blocked losses save block by block).
+    fast : FastPath, optional
+        A faster evaluation, used for arrays and fused nodes; the reference ``forward``/``vjp``
+        serve the composite graph, a recorded backward pass and ``mode="reference"``.
     composite : callable, optional
         A separate composite forward for losses whose array forward uses tricks Tensors lack.
     kinks : callable, optional
@@ -101,12 +138,6 @@ class LossSpec:
         Whether the loss is never negative (a property the tests check).
     second_order : bool
         Whether the analytic VJP is audited at second order.
-    rowwise : bool
-        Row ``i`` of the unreduced loss and of every gradient depends only on row ``i`` of every
-        input (elementwise losses; cross entropy over its classes), and its mean-like reduction
-        weights are one number: large inputs may then be evaluated in row blocks on several
-        threads (:mod:`nploss.losses._blocks`; tests/losses/test_blocks.py holds every rowwise
-        loss to it).
     stability_exceptions : dict
         Stability sweeps (``"large scale"``, ``"small scale"`` or an edge case's name) at which
         the loss may legitimately be non-finite, each with the documented reason (``exp(-y f)``
@@ -125,7 +156,7 @@ class LossSpec:
     reductions: tuple[str, ...] = ("mean", "sum", "none")
     reduction_weights: Callable[..., Any] | None = None
     reduces_itself: bool = False
-    forward_saving: Callable[..., Any] | None = None
+    fast: FastPath | None = None
     composite: Callable[..., Any] | None = None
     kinks: Callable[..., Any] | None = None
     check: Callable[..., Any] | None = None
@@ -135,12 +166,24 @@ class LossSpec:
     edge_cases: dict[str, Callable[[np.random.Generator], list[np.ndarray]]] = field(default_factory=dict)
     nonnegative: bool = True
     second_order: bool = True
-    rowwise: bool = False
     stability_exceptions: dict[str, str] = field(default_factory=dict)
 
     @property
     def differentiable(self) -> tuple[int, ...]:
         return tuple(i for i, a in enumerate(self.args) if a.differentiable)
+
+    @property
+    def source(self) -> str:
+        """Where the reference lives: ``nploss/losses/<family>/<topic>.py, _x_forward, _x_vjp``."""
+        return f"{source_file(self.forward)}, {self.forward.__name__}, {self.vjp.__name__}"
+
+    def signpost(self) -> str:
+        """The last paragraph of the public function's docstring (added at import, so that it
+        follows the code wherever it moves)."""
+        line = f"Source: {self.source}"
+        if self.fast is not None:
+            line += f"; a fast path beside them (``nploss show {self.name}``)"
+        return line + "."
 
     def sample(self, rng: np.random.Generator, sizes: dict[str, int] | None = None) -> list[np.ndarray]:
         """Inputs drawn from the argument domains, for the audit and the registry test."""
@@ -148,6 +191,13 @@ class LossSpec:
         if self.sampler is not None:
             return self.sampler(rng, sizes)
         return [DOMAINS[a.domain][1](rng, tuple(sizes[s] for s in a.shape), sizes["C"]) for a in self.args]
+
+
+def source_file(fn: Callable[..., Any]) -> str:
+    """The file of ``fn`` relative to the folder that holds the ``nploss`` package, with ``/``."""
+    path = pathlib.Path(inspect.getsourcefile(fn) or "?").resolve()
+    root = pathlib.Path(__file__).resolve().parents[2]
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
 
 
 REGISTRY: dict[str, LossSpec] = {}

@@ -60,6 +60,17 @@ def in_range(name: str, x: Any, lo: float | None, hi: float | None, what: str) -
         raise ValueError(f"{name} must be {what}, got values from {float(x.min()):.6g} to {float(x.max()):.6g}")
 
 
+def class_weights(name: str, w: Any, classes: int) -> None:
+    """Per-class weights (or focal ``alpha``): None, or a finite non-negative vector of length C."""
+    if w is None:
+        return
+    if not hasattr(w, "shape") or tuple(w.shape) != (classes,):
+        shape = tuple(w.shape) if hasattr(w, "shape") else type(w).__name__
+        raise ValueError(f"{name} must have one entry per class, shape ({classes},), got {shape}")
+    finite(name, w)
+    in_range(name, w, 0.0, None, "non-negative")
+
+
 def domain(name: str, x: Any, kind: str, classes: int | None = None, ignore_index: int | None = None) -> None:
     """Check ``x`` against one of the domains of :data:`nploss.losses._spec.DOMAINS`."""
     if kind in ("label", "count"):

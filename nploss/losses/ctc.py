@@ -47,6 +47,7 @@ from typing import Any
 from ..autograd import as_data
 from ..backend import get_array_module
 from ._apply import apply_loss
+from ._params import flag, integer
 from ._spec import Arg, LossSpec, register
 from ._validate import labels as check_labels
 
@@ -89,7 +90,8 @@ def _log_zeros(like: Any, n: int, k: int) -> Any:
 
 
 def _logsumexp3(xp: Any, a: Any, b: Any, c: Any) -> Any:
-    # two logaddexps: one ufunc each on arrays, where a stacked logsumexp is twenty times slower
+    # log(e^a + e^b + e^c) as two pairwise logaddexps, each stable on its own (no stacking of
+    # the three into one array for a logsumexp)
     return xp.logaddexp(xp.logaddexp(a, b), c)
 
 
@@ -192,12 +194,9 @@ def _check_scalars(log_probs: Any, blank: Any, zero_infinity: Any) -> None:
     if log_probs.shape[0] < 1:
         raise ValueError("log_probs must have at least one frame (T >= 1), got T = 0")
     classes = log_probs.shape[2]
-    if isinstance(blank, bool) or not isinstance(blank, int) and not hasattr(blank, "__index__"):
-        raise TypeError(f"blank must be an integer class index, got {type(blank).__name__}")
-    if not 0 <= int(blank) < classes:
+    if not 0 <= integer("blank", blank) < classes:
         raise ValueError(f"blank must be a class index in [0, {classes}), got {blank}")
-    if not isinstance(zero_infinity, bool):
-        raise TypeError(f"zero_infinity must be True or False, got {zero_infinity!r}")
+    flag("zero_infinity", zero_infinity)
 
 
 def _check_ctc(log_probs: Any, targets: Any, input_lengths: Any, target_lengths: Any, *, blank: int, zero_infinity: bool) -> None:
@@ -401,7 +400,7 @@ def ctc(
     targets, input_lengths, target_lengths = _as_padded(log_probs, targets, input_lengths, target_lengths, blank)
     return apply_loss(
         CTC, log_probs, targets, input_lengths, target_lengths,
-        reduction=reduction, blank=int(blank), zero_infinity=zero_infinity,
+        reduction=reduction, blank=int(blank), zero_infinity=bool(zero_infinity),
     )  # fmt: skip
 
 

@@ -11,7 +11,6 @@ then the public function.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -20,6 +19,7 @@ from ..autograd import as_data
 from ..backend import get_array_module
 from ..numerics import array_namespace
 from ._apply import apply_loss
+from ._params import flag, real
 from ._spec import Arg, LossSpec, register
 from ._validate import finite, same_shape
 
@@ -27,14 +27,6 @@ __all__ = ["discounted_returns", "policy_gradient", "td"]
 
 # torch.finfo(torch.float32).eps, as PyTorch's REINFORCE example adds to the standard deviation
 NORMALIZE_EPS = float(np.finfo(np.float32).eps)
-
-
-def _gamma(gamma: Any) -> float:
-    if isinstance(gamma, bool) or not isinstance(gamma, int | float | np.integer | np.floating):
-        raise TypeError(f"gamma must be a number, got {type(gamma).__name__}")
-    if not 0.0 <= float(gamma) <= 1.0:
-        raise ValueError(f"gamma must be in [0, 1], got {gamma}")
-    return float(gamma)
 
 
 def discounted_returns(rewards: Any, gamma: float = 0.99) -> Any:
@@ -63,7 +55,7 @@ def discounted_returns(rewards: Any, gamma: float = 0.99) -> Any:
     r = as_data(rewards)
     xp = get_array_module(r)
     r = xp.asarray(r)
-    gamma = _gamma(gamma)
+    gamma = real("gamma", gamma, low=0, high=1)
     finite("rewards", r)
     if r.ndim < 1:
         raise ValueError(f"rewards must have a time axis (..., T), got shape {tuple(r.shape)}")
@@ -200,9 +192,8 @@ def policy_gradient(
     >>> round(float(loss), 6), round(2.5 * float(np.log(2.0)), 6)  # 0.5 log 2 + 1.0 log 4
     (1.732868, 1.732868)
     """
-    gamma = _gamma(gamma)
-    if not isinstance(normalize, bool | np.bool_):
-        raise TypeError(f"normalize must be a bool, got {type(normalize).__name__}")
+    gamma = real("gamma", gamma, low=0, high=1)
+    normalize = flag("normalize", normalize)
     if isinstance(baseline, str):
         if baseline != "mean":
             raise ValueError(f"baseline must be None, 'mean', a number or an array, got {baseline!r}")
@@ -216,7 +207,7 @@ def policy_gradient(
         baseline = b
     return apply_loss(
         POLICY_GRADIENT, log_probs, rewards,
-        reduction=reduction, gamma=gamma, baseline=baseline, normalize=bool(normalize),
+        reduction=reduction, gamma=gamma, baseline=baseline, normalize=normalize,
     )  # fmt: skip
 
 
@@ -385,14 +376,10 @@ def td(
     >>> float(td(q, np.array([1]), np.array([1.0]), next_q, np.array([0.0]), gamma=0.5))  # y = 1 + 0.5 * 3
     0.125
     """
-    gamma = _gamma(gamma)
-    if isinstance(delta, bool) or not isinstance(delta, int | float | np.integer | np.floating):
-        raise TypeError(f"delta must be a number, got {type(delta).__name__}")
-    if not (math.isfinite(delta) and delta > 0):
-        raise ValueError(f"delta must be positive, got {delta}")
-    if not isinstance(huber, bool | np.bool_):
-        raise TypeError(f"huber must be a bool, got {type(huber).__name__}")
+    gamma = real("gamma", gamma, low=0, high=1)
+    delta = real("delta", delta, low=0, low_open=True)
+    huber = flag("huber", huber)
     return apply_loss(
         TD, q_values, actions, rewards, next_q_values, dones,
-        reduction=reduction, gamma=gamma, huber=bool(huber), delta=float(delta),
+        reduction=reduction, gamma=gamma, huber=huber, delta=delta,
     )  # fmt: skip

@@ -19,13 +19,12 @@ SSIM compares two images through local statistics computed with a Gaussian windo
 from __future__ import annotations
 
 import functools
-import math
-import numbers
 from typing import Any
 
 import numpy as np
 
 from ._apply import apply_loss
+from ._params import integer, real
 from ._spec import Arg, LossSpec, register
 from ._validate import same_shape
 
@@ -34,23 +33,15 @@ __all__ = ["dice", "ssim", "tversky"]
 MAPS = (Arg("prediction", "prob", ("N", "C", "H", "W")), Arg("target", "prob", ("N", "C", "H", "W")))
 
 
-def _number(name: str, value: Any, *, positive: bool) -> None:
-    """A finite real parameter, positive (or non-negative); errors name it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not math.isfinite(value) or (value <= 0 if positive else value < 0):
-        raise ValueError(f"{name} must be {'positive' if positive else 'non-negative'} and finite, got {value}")
-
-
 def _check_maps(prediction: Any, target: Any, *, smooth: float, alpha: float = 0.0, beta: float = 0.0) -> None:
     if prediction.ndim < 3:
         raise ValueError(
             f"prediction must have shape (N, C, *spatial) with at least one spatial axis, got {tuple(prediction.shape)}"
         )
     same_shape("prediction", prediction, "target", target)
-    _number("smooth", smooth, positive=True)  # smooth > 0 keeps an empty class (0/0) finite
-    _number("alpha", alpha, positive=False)
-    _number("beta", beta, positive=False)
+    real("smooth", smooth, low=0, low_open=True)  # smooth > 0 keeps an empty class (0/0) finite
+    real("alpha", alpha, low=0)
+    real("beta", beta, low=0)
 
 
 def _spatial(x: Any) -> tuple[int, ...]:
@@ -383,8 +374,7 @@ def _check_ssim(x: Any, y: Any, *, window_size: int, sigma: float, data_range: f
     if x.ndim != 4:
         raise ValueError(f"x must be a batch of images (N, C, H, W), got shape {tuple(x.shape)}")
     same_shape("x", x, "y", y)
-    if isinstance(window_size, bool) or not isinstance(window_size, numbers.Integral):
-        raise TypeError(f"window_size must be an integer, got {type(window_size).__name__}")
+    integer("window_size", window_size)
     if window_size < 1 or window_size % 2 == 0:
         raise ValueError(f"window_size must be a positive odd integer, got {window_size}")
     if min(x.shape[-2:]) < window_size:
@@ -392,7 +382,7 @@ def _check_ssim(x: Any, y: Any, *, window_size: int, sigma: float, data_range: f
             f"x must be at least window_size={window_size} pixels high and wide, got {tuple(x.shape[-2:])}"
         )
     for name, value in (("sigma", sigma), ("data_range", data_range), ("k1", k1), ("k2", k2)):
-        _number(name, value, positive=True)
+        real(name, value, low=0, low_open=True)
 
 
 def _ssim_edges() -> dict[str, Any]:

@@ -5,6 +5,11 @@ and shapes (so ``state_dict`` keys match), same default initialisation. Paramete
 by default (``dtype=`` changes it): this is a reference implementation, checked against finite
 differences, and float64 is what makes those checks tight.
 
+The layers of a convolutional network (Conv2d, BatchNorm1d/2d, ReLU, MaxPool2d) compute their
+op with its fused version in :mod:`nploss.nn._fused` (threads, saved intermediates, an
+images-last memory order), which ``tests/nn/test_fused.py`` holds to the plain op of
+:mod:`nploss.autograd`: same values and gradients, and the same higher derivatives.
+
 Default initialisation of Linear and Conv2d, as PyTorch: the weight gets
 ``kaiming_uniform_(a=sqrt(5))``, which is :math:`U(-1/\sqrt{\mathrm{fan\_in}}, 1/\sqrt{\mathrm{fan\_in}})`,
 and the bias the same :math:`U(-1/\sqrt{\mathrm{fan\_in}}, 1/\sqrt{\mathrm{fan\_in}})`, with
@@ -20,8 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .. import autograd as ag
 from .. import backend
 from ..autograd import Tensor
-from ..autograd.ops import batch_norm
-from . import init
+from . import _fused, init
 from .module import Module, Parameter
 
 if TYPE_CHECKING:
@@ -112,7 +116,8 @@ class Linear(Module):
 
 
 class Conv2d(Module):
-    """2-D convolution (cross-correlation, as PyTorch) over NCHW images, via :func:`ag.conv2d`.
+    """2-D convolution (cross-correlation, as PyTorch) over NCHW images: :func:`ag.conv2d`, computed
+    by its fused version (:func:`nploss.nn._fused.conv2d`).
 
     Parameters
     ----------
@@ -159,7 +164,7 @@ class Conv2d(Module):
     def forward(self, x: Any) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"Conv2d: expected input (N, {self.in_channels}, H, W), got shape {tuple(x.shape)}")
-        return ag.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+        return _fused.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
 
     def extra_repr(self) -> str:
         return (
@@ -233,11 +238,11 @@ class _BatchNorm(Module):
                 raise ValueError(
                     f"{name}: training needs more than 1 value per channel, got input shape {tuple(x.shape)}"
                 )
-            # one node (ag.ops.batch_norm): the statistics with the biased variance, which is
-            # what normalises, and the affine map, with the analytic VJP
+            # one node (the fused nploss.autograd.ops.batch_norm): the statistics with the
+            # biased variance, which is what normalises, and the affine map, with the analytic VJP
             weight = ag.reshape(self.weight, shape) if self.affine else None
             bias = ag.reshape(self.bias, shape) if self.affine else None
-            out, mean, var = batch_norm(x, weight, bias, axis=axes, eps=self.eps)
+            out, mean, var = _fused.batch_norm(x, weight, bias, axis=axes, eps=self.eps)
             self._update_running_stats(mean.reshape(-1), var.reshape(-1), count)
             return out
         mean = self.running_mean.data.reshape(shape)
@@ -413,14 +418,16 @@ class SelfAttention(Module):
 
 
 class ReLU(Module):
-    """:math:`\\max(x, 0)` elementwise (derivative 0 at 0)."""
+    """:math:`\\max(x, 0)` elementwise (derivative 0 at 0): :func:`ag.relu`, computed by its fused
+    version (:func:`nploss.nn._fused.relu`)."""
 
     def forward(self, x: Any) -> Tensor:
-        return ag.relu(x)
+        return _fused.relu(x)
 
 
 class MaxPool2d(Module):
-    """Max over ``kernel_size`` windows of NCHW images, via :func:`ag.max_pool2d`.
+    """Max over ``kernel_size`` windows of NCHW images: :func:`ag.max_pool2d`, computed by its
+    fused version (:func:`nploss.nn._fused.max_pool2d`).
 
     Parameters
     ----------
@@ -439,7 +446,7 @@ class MaxPool2d(Module):
         self.stride = self.kernel_size if stride is None else _int_pair(stride, "stride", "MaxPool2d", 1)
 
     def forward(self, x: Any) -> Tensor:
-        return ag.max_pool2d(x, self.kernel_size, self.stride)
+        return _fused.max_pool2d(x, self.kernel_size, self.stride)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}"

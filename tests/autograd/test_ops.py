@@ -241,9 +241,9 @@ def test_max_pool2d(seed, k, stride, size):
     assert_derivatives(lambda x: ag.max_pool2d(x, k, stride), [x])
 
 
-def test_tiled_and_sliding_max_pool_share_ties_alike():
-    # stride == kernel takes a reshape path, stride 1 the unfolded windows: same values and
-    # the same equal split of the cotangent among tied maxima, rows that fit no window dropped
+def test_max_pool_shares_ties_alike_whatever_the_stride():
+    # the same equal split of the cotangent among tied maxima with stride 2 and stride 1; rows
+    # that fit no window dropped
     x = np.array([[[[1.0, 1.0, 0.0], [0.0, 1.0, 2.0], [5.0, 5.0, 5.0]]]])
     t = ag.Tensor(x, requires_grad=True)
     ag.max_pool2d(t, 2).sum().backward()
@@ -274,35 +274,16 @@ def test_im2col_is_the_transposed_unfold_and_col2im_its_adjoint():
     assert_derivatives(lambda x: conv.im2col(x, (2, 3), (2, 1)), [x[:1, :2]])
 
 
-def test_im2col_with_a_ones_row_appends_it_and_drops_its_cotangent():
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((2, 3, 5, 6))
-    plain = conv.im2col(x, (2, 3), (2, 1)).data
-    homogeneous = conv.im2col(x, (2, 3), (2, 1), ones_row=True).data
-    np.testing.assert_array_equal(homogeneous, np.vstack([plain, np.ones((1, plain.shape[1]))]))
-    assert_derivatives(lambda x: conv.im2col(x, (2, 3), (2, 1), ones_row=True), [x[:1, :2]])
-
-
-def test_conv2d_stores_its_output_images_last_for_the_next_layer():
-    # (F, OH, OW, N) in memory: the layout in which the next conv2d copies its windows, taken
-    # as it is (no copy), and with which the stacked layers still compute the convolutions
+def test_conv2d_returns_a_transposed_view_of_its_product():
+    # the product comes out as (F, OH, OW, N): NCHW is a view of it, and stacked layers still
+    # compute the convolutions
     rng = np.random.default_rng(3)
     x, w1, w2 = rng.standard_normal((4, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal((2, 3, 2, 2))
     b1, b2 = rng.standard_normal(3), rng.standard_normal(2)
     hidden = ag.conv2d(x, w1, b1, padding=1)
     assert hidden.data.transpose(1, 2, 3, 0).flags.c_contiguous
-    assert conv.images_last(hidden) is hidden
     out = ag.conv2d(hidden, w2, b2, stride=2)
-    assert out.data.transpose(1, 2, 3, 0).flags.c_contiguous
     np.testing.assert_allclose(out.data, naive_conv2d(naive_conv2d(x, w1, b1, 1, 1), w2, b2, 2, 0), rtol=1e-12, atol=1e-12)
-
-
-def test_images_last_copies_an_nchw_tensor_and_passes_the_cotangent_through():
-    x = np.arange(24.0).reshape(2, 3, 2, 2)
-    y = conv.images_last(x)
-    assert y.data.transpose(1, 2, 3, 0).flags.c_contiguous
-    np.testing.assert_array_equal(y.data, x)
-    assert_derivatives(conv.images_last, [x])
 
 
 def _stored_as(x, order):
@@ -311,7 +292,7 @@ def _stored_as(x, order):
 
 
 @pytest.mark.parametrize("order", [(0, 1, 2, 3), (1, 2, 3, 0), (1, 0, 2, 3), (0, 2, 3, 1)])  # NCHW, images last, CNHW, NHWC
-def test_max_pool2d_gives_the_same_in_every_memory_order_and_keeps_it(order):
+def test_max_pool2d_gives_the_same_in_every_memory_order(order):
     rng = np.random.default_rng(2)
     x, g = rng.standard_normal((3, 2, 5, 4)), rng.standard_normal((3, 2, 2, 2))
     x[0, 0, 0, :2] = x[0, 0, 1, 0] = 7.0  # a window with tied maxima
@@ -323,7 +304,6 @@ def test_max_pool2d_gives_the_same_in_every_memory_order_and_keeps_it(order):
     np.testing.assert_array_equal(out.data, ag.max_pool2d(x, 2).data)
     np.testing.assert_array_equal(stored.grad.data, reference.grad.data)
     assert reference.grad.data[0, 0, 0, 0] == pytest.approx(g[0, 0, 0, 0] / 3)
-    assert out.data.transpose(order).flags.c_contiguous  # the output keeps the order of its input
 
 
 def naive_batch_norm(x, w, b, eps):

@@ -1,6 +1,6 @@
 """Large rowwise losses are evaluated in row blocks on threads (nploss.losses._blocks): the
 values must be those of one whole call (up to the order of the final sum) and the gradients
-bitwise the same; a loss wrongly marked rowwise fails here."""
+bitwise the same; a fast path wrongly marked rowwise fails here."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import nploss.autograd as ag
 from nploss import parallel
 from nploss.losses import REGISTRY, _blocks, apply_loss
 
-ROWWISE = sorted(n for n, spec in REGISTRY.items() if spec.rowwise)
+ROWWISE = sorted(n for n, spec in REGISTRY.items() if spec.fast is not None and spec.fast.rowwise)
 
 
 @pytest.fixture

@@ -511,9 +511,9 @@ def test_bad_input():
         L.gan_discriminator(np.zeros((4, 1)), z4)
     with pytest.raises(ValueError, match="fake_scores must have the shape"):
         L.lsgan_discriminator(z4, z3)
-    with pytest.raises(TypeError, match="non_saturating must be a bool"):
+    with pytest.raises(TypeError, match="non_saturating must be True or False"):
         L.gan_generator(z3, non_saturating="yes")
-    with pytest.raises(TypeError, match="real_label must be a finite real number"):
+    with pytest.raises(ValueError, match="real_label must be a finite number"):
         L.lsgan_generator(z3, real_label=float("nan"))
     with pytest.raises(ValueError, match="reduction must be one of"):
         L.gaussian_kl(z3, z3, reduction="batch")

@@ -406,7 +406,7 @@ def test_hinge_margin_parameter():
         with pytest.raises(ValueError, match=f"margin must be non-negative, got {bad}"):
             L.hinge(s, y, margin=bad)
     for bad in (math.nan, math.inf):
-        with pytest.raises(ValueError, match="margin must be finite"):
+        with pytest.raises(ValueError, match="margin must be a finite number"):
             L.hinge(s, y, margin=bad)
     for bad in ("1", True, np.ones(2)):
         with pytest.raises(TypeError, match="margin must be a real number"):

@@ -270,7 +270,7 @@ def test_rmse_float32_and_bad_eps():
     p = np.array([1.0, 2.0], dtype=np.float32)
     assert L.rmse(p, np.zeros(2, dtype=np.float32)).dtype == np.float32
     for eps in (0.0, -1.0, float("nan")):
-        with pytest.raises(ValueError, match="eps must be positive"):
+        with pytest.raises(ValueError, match="eps must be (positive|a finite number)"):
             L.rmse(p, p, eps=eps)
     with pytest.raises(TypeError, match="eps must be a real number"):
         L.rmse(p, p, eps="small")
@@ -346,7 +346,7 @@ def test_quantile_gradient_and_bad_tau():
         np.testing.assert_allclose(g, [-0.9, 0.1, -0.4], rtol=1e-15)  # -tau, 1 - tau, 1/2 - tau
         np.testing.assert_allclose(g_t, -g, rtol=1e-15)
     for tau in (-0.1, 1.5, float("nan")):
-        with pytest.raises(ValueError, match=r"tau must be in \[0, 1\]"):
+        with pytest.raises(ValueError, match=r"tau must be (in \[0, 1\]|a finite number)"):
             L.quantile(p, y, tau=tau)
 
 
@@ -511,7 +511,7 @@ def test_tweedie_zero_target_and_bad_power():
     x = np.array([0.0, 1.0, -2.0])
     np.testing.assert_allclose(L.tweedie(x, np.zeros(3), reduction="none"), np.exp(0.5 * x) / 0.5, rtol=1e-15)
     for power in (1.0, 2.0, 0.5, float("nan")):
-        with pytest.raises(ValueError, match=r"power must be in the open interval \(1, 2\)"):
+        with pytest.raises(ValueError, match=r"power must be (in \(1, 2\)|a finite number)"):
             L.tweedie(x, np.zeros(3), power=power)
     with pytest.raises(ValueError, match="target must be non-negative"):
         L.tweedie(x, -np.ones(3))

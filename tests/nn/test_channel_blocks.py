@@ -1,6 +1,6 @@
-"""The per-channel work of a convolutional network runs in blocks on threads
-(``nploss.parallel.for_each_block``): the copies of the convolution, batch norm, ReLU and
-max-pooling, forward and backward. Every block computes what the whole call computes for its
+"""The fast kernels of a convolutional network (``nploss.nn._fused``) run their per-channel work
+in blocks on threads (``nploss.parallel.for_each_block``): the copies of the convolution, batch
+norm, ReLU and max-pooling, forward and backward. Every block computes what the whole call computes for its
 channels, so results and gradients must be the same as on one thread; and the Conv-4 block's
 pooling-then-ReLU must be the same function, with the same gradient, as ReLU-then-pooling."""
 
@@ -11,8 +11,8 @@ import pytest
 
 import nploss.autograd as ag
 from nploss import parallel
-from nploss.autograd.ops import batch_norm
 from nploss.fewshot.model import conv_block
+from nploss.nn import _fused
 
 
 @pytest.fixture
@@ -27,9 +27,9 @@ def small_blocks(monkeypatch):
 
 
 def _conv_bn_relu_pool(x, w, b, gamma, beta):
-    y = ag.conv2d(x, w, b, padding=1)
-    y, _, _ = batch_norm(y, gamma, beta, axis=(0, 2, 3))
-    return ag.max_pool2d(ag.relu(y), 2)
+    y = _fused.conv2d(x, w, b, padding=1)
+    y, _, _ = _fused.batch_norm(y, gamma, beta, axis=(0, 2, 3))
+    return _fused.max_pool2d(_fused.relu(y), 2)
 
 
 def _run(dtype, channels):

@@ -1,0 +1,47 @@
+"""Tools of the fast paths (:class:`~nploss.losses.FastPath`), never of a reference formula.
+
+- :func:`collapse` lets a fast VJP fold its constants into one number instead of an array;
+- :func:`subtract_at_labels` subtracts one value per sample at its label, in place, where the
+  reference subtracts a dense one-hot matrix.
+
+Each saves a pass over memory or an array as large as the input; tests/losses/test_fast_paths.py
+holds every fast path that uses them to its reference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import get_array_module
+
+
+def collapse(g: Any) -> Any:
+    """``g`` as one number when it is one number repeated, else ``g`` unchanged.
+
+    The unreduced cotangent of a ``'sum'`` or an unweighted ``'mean'`` is the same value in every
+    element (a broadcast view, with zero strides). A VJP that folds its constants into that
+    value, ``(prediction - target) * (2.0 * collapse(g))``, multiplies the array once; written
+    ``2.0 * g * (prediction - target)`` it would first fill a whole array with ``2.0 * g``. The
+    value keeps the dtype of ``g`` (a float32 loss stays float32). Genuine arrays of cotangents
+    (``'none'``, per-sample weights) pass unchanged.
+    """
+    if g.ndim == 0 or g.size == 0 or any(g.strides):
+        return g
+    return g[(0,) * g.ndim]
+
+
+def subtract_at_labels(grad: Any, labels: Any, values: Any) -> Any:
+    """``grad - values * one_hot(labels)`` along axis 1, in place on ``grad`` (a fresh array,
+    owned by the caller): one element per sample, where the dense one-hot product touches all."""
+    # the index (n, labels[n, ...], ...) of every sample: an open mesh, one element per sample
+    xp = get_array_module(labels)
+    index = [xp.expand_dims(labels, 1)]
+    for d in (0, *range(2, grad.ndim)):
+        shape = [1] * grad.ndim
+        shape[d] = grad.shape[d]
+        index.insert(d, xp.arange(grad.shape[d]).reshape(shape))
+    grad[tuple(index)] -= values
+    return grad
+
+
+__all__ = ["collapse", "subtract_at_labels"]

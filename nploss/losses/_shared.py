@@ -1,0 +1,68 @@
+r"""Formulas several loss families share, written once: constant parameter arrays, one-hot
+targets, the gradient of softmax cross entropy, and rows scaled to unit length.
+
+:func:`softmax_xent_vjp` is the one line that makes cross entropy, NLL of a log-softmax,
+softmax focal loss, CosFace, ArcFace, N-pair and NT-Xent members of one family: each ends in
+
+.. math::  \frac{\partial}{\partial z} \left[ -\log \mathrm{softmax}(z)_y \right]
+           = \mathrm{softmax}(z) - e_y ,
+
+the predicted distribution minus the one-hot target.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..autograd import as_data
+from ..backend import get_array_module
+
+NORM_EPS = 1e-12  # inside the square root of the L2 normalisation: a zero row stays 0, finite gradient
+
+
+def constant(x: Any, like: Any) -> Any:
+    """A parameter array (class weights, ``pos_weight``, focal ``alpha``) as a plain array of the
+    array module of ``like``: a constant, so a Tensor given here is not differentiated."""
+    if x is None:
+        return None
+    return get_array_module(as_data(like)).asarray(as_data(x))
+
+
+def one_hot(labels: Any, classes: int, axis: int, dtype: Any, ignore_index: int | None = None) -> Any:
+    """``labels == c`` along a new class axis (1 as in PyTorch, -1 as in Keras), as ``dtype``;
+    the rows of ignored labels are all zero. A constant (a plain array)."""
+    labels = as_data(labels)
+    arange = get_array_module(labels).arange(classes)
+    if axis == 1:
+        hot = labels[:, None] == arange.reshape((1, classes) + (1,) * (labels.ndim - 1))
+        if ignore_index is not None:
+            hot = hot & (labels != ignore_index)[:, None]
+    else:
+        hot = labels[..., None] == arange
+    return hot.astype(dtype)
+
+
+def softmax_xent_vjp(xp: Any, g: Any, logits: Any, labels: Any, axis: int = 1) -> Any:
+    r""":math:`g\,(\mathrm{softmax}(z) - e_y)`: the gradient of :math:`-\log \mathrm{softmax}(z)_y`
+    with respect to the logits ``z`` (classes on ``axis``), for the per-sample cotangent ``g``
+    and integer ``labels`` (the sample shape, without the class axis)."""
+    p = xp.softmax(logits, axis=axis)
+    classes = as_data(logits).shape[axis]
+    return xp.expand_dims(g, axis) * (p - one_hot(labels, classes, axis, as_data(logits).dtype))
+
+
+def unit_rows(xp: Any, x: Any, eps: float = NORM_EPS) -> tuple[Any, Any]:
+    r"""Rows (the last axis) scaled to unit length, :math:`u = x / r` with
+    :math:`r = \sqrt{\lVert x \rVert^2 + \varepsilon}`, and the norms ``r`` (kept dims)."""
+    r = xp.sqrt(xp.sum(x * x, axis=-1, keepdims=True) + eps)
+    return x / r, r
+
+
+def unit_rows_vjp(xp: Any, gu: Any, u: Any, r: Any) -> Any:
+    r"""The cotangent of ``x`` from that of ``u = x / r``: :math:`(I - u u^\top)\, \bar{u} / r` (the
+    component along ``u`` is projected out; exact with the epsilon too, as
+    :math:`\partial r / \partial x = x / r`)."""
+    return (gu - u * xp.sum(u * gu, axis=-1, keepdims=True)) / r
+
+
+__all__ = ["NORM_EPS", "constant", "one_hot", "softmax_xent_vjp", "unit_rows", "unit_rows_vjp"]

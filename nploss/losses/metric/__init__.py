@@ -1,0 +1,64 @@
+r"""Metric-learning losses: distances between embeddings, from explicit pairs and triplets or
+mined from the labels of a batch.
+
+Embeddings are rows, shape ``(N, D)``. The losses come in three kinds:
+
+- **pairs** ``(x1, x2, y)``: :func:`contrastive` (Euclidean), :func:`cosine_embedding` and
+  :func:`cosine_contrastive` (cosine similarity), :func:`margin_ranking` (scores, not embeddings);
+- **triplets** ``(anchor, positive, negative)``: :func:`triplet`;
+- **a batch with labels** ``(embeddings, labels)``: :func:`batch_triplet` (all, batch-hard or
+  semi-hard triplets), :func:`lifted_structured`, and :func:`center` (with the class centres as an
+  input, and :class:`CenterLoss` keeping them as state).
+
+| module | losses |
+| --- | --- |
+| ``_common`` | (helpers: distances, cosine, unit rows, with their VJPs; the conventions at zero) |
+| ``pairs`` | ``contrastive``, ``cosine_embedding``, ``cosine_contrastive``, ``margin_ranking`` |
+| ``triplet`` | ``triplet``, ``batch_triplet`` (all, batch-hard, semi-hard mining) |
+| ``center`` | ``center``, ``CenterLoss`` |
+| ``lifted`` | ``lifted_structured`` |
+
+Every Euclidean distance (except :func:`triplet`'s, which follows PyTorch) carries an epsilon
+inside its square root, :math:`d_\varepsilon = \sqrt{\|a - b\|^2 + 10^{-16}}`, so that identical
+embeddings have a zero gradient rather than NaN; ``normalize=True`` divides rows by
+:math:`\sqrt{\|x\|^2 + 10^{-16}}`. :mod:`nploss.losses.metric._common` explains both.
+"""
+
+from ._common import (
+    COSINE_EPS,
+    EPS,
+    cosine_similarity,
+    cosine_similarity_vjp,
+    l2_normalize,
+    l2_normalize_vjp,
+    pairwise_distances,
+    pairwise_distances_vjp,
+    row_distances,
+    row_distances_vjp,
+)
+from .center import CENTER, CenterLoss, center
+from .lifted import LIFTED_STRUCTURED, lifted_structured
+from .pairs import (
+    COSINE_CONTRASTIVE,
+    COSINE_EMBEDDING,
+    CONTRASTIVE,
+    MARGIN_RANKING,
+    PAIR_LABELS,
+    contrastive,
+    cosine_contrastive,
+    cosine_embedding,
+    margin_ranking,
+)
+from .triplet import BATCH_TRIPLET, STRATEGIES, TRIPLET, TRIPLET_ARGS, batch_triplet, triplet
+
+__all__ = [
+    "contrastive",
+    "cosine_embedding",
+    "cosine_contrastive",
+    "triplet",
+    "batch_triplet",
+    "margin_ranking",
+    "center",
+    "CenterLoss",
+    "lifted_structured",
+]

@@ -1,0 +1,374 @@
+r"""Fast kernels for the conv net, each held to the plain op in :mod:`nploss.autograd` by
+``tests/nn/test_fused.py``.
+
+The layers of :mod:`nploss.nn.layers` (Conv2d, BatchNorm1d/2d, ReLU, MaxPool2d) call these. Each
+computes the function of its plain op (same values, dtypes and first-order gradients, up to
+round-off), with three kinds of tuning the reference ops leave out:
+
+- **Threads.** NumPy releases the GIL in its loops, so the per-channel work (the copies of the
+  convolution, batch norm, ReLU, max-pooling) runs in independent blocks of the outermost axis
+  on the thread pool, each block cut into pieces that stay in a core's cache
+  (:func:`nploss.parallel.for_each_block`). Only NumPy arrays are split: a GPU runs each kernel
+  whole.
+- **Saved intermediates and writes in place.** Batch norm keeps its centred input for the
+  backward pass, ReLU its mask; outputs and gradients are written into arrays allocated once
+  (``out=``), in the memory order of the input.
+- **Memory order: images last.** The copies between images and columns are the cost of a
+  convolution outside its matrix product, and what makes a copy fast is long runs of contiguous
+  values. With the images stored as the fastest axis, (C, H, W, N) in memory (an NCHW Tensor
+  whose data is a transposed view: :func:`images_last`), every window entry (c, i, j) is OH
+  runs of OW * N contiguous values, in the image and in its row of columns alike; NCHW in
+  memory gives runs of only OW values (14, 7 and 3 in the last three layers of a Conv-4 network
+  on 28 x 28 images). The product's output comes out as (F, OH, OW, N), the same layout for the
+  next layer; batch norm, ReLU and max-pooling keep it. Max-pooling whose windows tile the
+  image takes its maxima slab by slab, elementwise, instead of a reduction over two short
+  strided axes.
+
+The convolution also adds its bias inside its matrix product (a row of ones under the
+windows). A backward pass that is recorded (``create_graph=True``) is built from differentiable
+ops only: ReLU, batch norm and max-pooling fall back to the plain formula there, and im2col and
+col2im are each other's VJP; so every fast kernel has the higher derivatives of its plain op.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy
+
+from .. import parallel
+from ..autograd import conv, ops
+from ..autograd.conv import _add_windows, _conv2d_arguments, _output_size, _pair, _window_view
+from ..autograd.ops import (
+    _lift,
+    _xp,
+    broadcast_to,
+    concatenate,
+    getitem,
+    inverse_permutation,
+    matmul,
+    reshape,
+    transpose,
+    where,
+)
+from ..autograd.tensor import Tensor, constant, is_grad_enabled, make_node
+
+# ------------------------------------------------------------------------------------ ReLU
+
+
+def relu(x: Any) -> Tensor:
+    """:func:`nploss.autograd.relu`, in blocks on the thread pool, the mask kept for the VJP."""
+    x = _lift(x)
+    xp = _xp(x)
+    mask = xp.empty_like(x.data, dtype=bool)
+    data = xp.empty_like(x.data)
+    split = parallel.outermost_axis(x.data)  # elementwise: blocks of the outermost axis in memory
+
+    def forward(block: tuple[Any, ...]) -> None:
+        xp.greater(x.data[block], 0, out=mask[block])
+        xp.multiply(x.data[block], mask[block], out=data[block])
+
+    parallel.for_each_block(forward, x.shape, split, xp)
+
+    def vjp(g: Tensor, out: Tensor) -> tuple[Tensor]:
+        if not is_grad_enabled():
+            # g * mask is where(mask, g, 0) up to the sign of a zero, without where's selection;
+            # a non-finite g would make inf * 0 = NaN where the mask is off: then take where's 0
+            masked = xp.empty_like(mask, dtype=g.data.dtype)
+            finite = []
+
+            def backward(block: tuple[Any, ...]) -> None:
+                with numpy.errstate(invalid="ignore"):  # inf * 0: detected just below
+                    xp.multiply(g.data[block], mask[block], out=masked[block])
+                finite.append(bool(xp.isfinite(masked[block].sum())))
+
+            parallel.for_each_block(backward, x.shape, split, xp)
+            if all(finite):
+                return (constant(masked),)
+        return (where(mask, g, 0.0),)  # the plain op's VJP
+
+    return make_node(data, (x,), vjp)
+
+
+# ------------------------------------------------------------------------------------ batch norm
+
+
+def _sum_of_products(xp: Any, a: Any, b: Any, axes: tuple[int, ...]) -> Any:
+    """``sum(a * b, axis=axes, keepdims=True)`` without the product array (``einsum``)."""
+    letters = "abcdefghijklmnopqrstuvwxyz"[: a.ndim]
+    kept = "".join(letters[i] for i in range(a.ndim) if i not in axes)
+    out = xp.einsum(f"{letters},{letters}->{kept}", a, b)
+    return out.reshape(tuple(1 if i in axes else n for i, n in enumerate(a.shape)))
+
+
+def batch_norm(x: Any, weight: Any = None, bias: Any = None, axis: Any = 0, eps: float = 1e-5) -> tuple[Tensor, Any, Any]:
+    r""":func:`nploss.autograd.ops.batch_norm` (same arguments, same ``(y, mean, var)``), fused.
+
+    The forward keeps the centred input :math:`x - \mu`; with
+    :math:`\hat{x} = (x - \mu) / \sqrt{\sigma^2 + \epsilon}` the scalings per channel fold into
+    constants, and a plain backward pass reuses it:
+    :math:`\bar\gamma = \mathrm{inv\_std} \sum \bar{y}\,(x - \mu)` and
+    :math:`\bar{x} = s\,(\bar{y} - \mathrm{mean}(\bar{y})) - (x - \mu)\, s\,\mathrm{inv\_std}\,\mathrm{mean}(\bar{y}\hat{x})`
+    with :math:`s = \gamma\,\mathrm{inv\_std}`. Each statistic belongs to one index of the
+    first axis not reduced (the channels): blocks of it run on the thread pool.
+    """
+    x = _lift(x)
+    weight = None if weight is None else _lift(weight)
+    bias = None if bias is None else _lift(bias)
+    axes = ops._normalize_axis(axis, x.ndim)
+    count = math.prod(x.shape[a] for a in axes)
+    xp = _xp(x)
+    split = next((a for a in range(x.ndim) if a not in axes), None)
+    stat_shape = tuple(1 if a in axes else n for a, n in enumerate(x.shape))
+    dtype = xp.result_type(x.data, 1.0)
+    out_dtype = xp.result_type(dtype, *(t.data for t in (weight, bias) if t is not None))
+    w = None if weight is None else xp.broadcast_to(weight.data, stat_shape)
+    b = None if bias is None else xp.broadcast_to(bias.data, stat_shape)
+    mean_, var_, inv_std = (xp.empty(stat_shape, dtype=dtype) for _ in range(3))
+    scale = xp.empty(stat_shape, dtype=out_dtype)  # y = centred * scale + bias
+    centred = xp.empty_like(x.data, dtype=dtype)  # in the memory order of x
+    data = xp.empty_like(x.data, dtype=out_dtype)
+
+    def forward(block: tuple[Any, ...]) -> None:
+        xb, cb = x.data[block], centred[block]
+        mean_[block] = xp.mean(xb, axis=axes, keepdims=True)
+        xp.subtract(xb, mean_[block], out=cb)
+        var_[block] = _sum_of_products(xp, cb, cb, axes) * (1.0 / count)
+        inv_std[block] = 1.0 / xp.sqrt(var_[block] + eps)
+        scale[block] = inv_std[block] if w is None else inv_std[block] * w[block]
+        xp.multiply(cb, scale[block], out=data[block])
+        if b is not None:
+            data[block] += b[block]
+
+    parallel.for_each_block(forward, x.shape, split, xp)
+    parents = tuple(t for t in (x, weight, bias) if t is not None)
+
+    def vjp(g: Tensor, out: Tensor) -> tuple[Any, ...]:
+        if is_grad_enabled():  # recorded: the plain op's VJP, differentiable again
+            return ops.batch_norm_vjp(g, x, weight, bias, axes, eps)
+        gd = g.data
+        grad_dtype = xp.result_type(gd, scale)
+        gb, gw = (xp.empty(stat_shape, dtype=gd.dtype) for _ in range(2))
+        gx = xp.empty_like(centred, dtype=grad_dtype)  # the memory order of x, not of g
+
+        def backward(block: tuple[Any, ...]) -> None:
+            gdb, cb = gd[block], centred[block]
+            gb[block] = xp.sum(gdb, axis=axes, keepdims=True)
+            gw[block] = inv_std[block] * _sum_of_products(xp, gdb, cb, axes)
+            gxb = gx[block]
+            xp.subtract(gdb, gb[block] * (1.0 / count), out=gxb)
+            gxb *= scale[block]
+            gxb -= cb * (scale[block] * inv_std[block] * gw[block] * (1.0 / count))
+
+        parallel.for_each_block(backward, gx.shape, split, xp)
+        grads = [constant(gx)]
+        if weight is not None:
+            grads.append(constant(gw.reshape(weight.shape)))
+        if bias is not None:
+            grads.append(constant(gb.reshape(bias.shape)))
+        return tuple(grads)
+
+    return make_node(data, parents, vjp), mean_, var_
+
+
+# ------------------------------------------------------------------------------------ convolution
+
+
+def images_last(x: Any) -> Tensor:
+    """The (N, C, H, W) Tensor ``x`` with its data stored as (C, H, W, N), the images the fastest
+    axis: the layout in which :func:`im2col` copies windows fastest (see the module docstring).
+    The same values (the VJP passes the cotangent through); a copy unless ``x`` already is so."""
+    x = _lift(x)
+    stored = x.data.transpose(1, 2, 3, 0)  # (C, H, W, N): C-contiguous exactly when stored so
+    if stored.flags.c_contiguous:
+        return x
+    data = _xp(x).ascontiguousarray(stored)
+    return make_node(data.transpose(3, 0, 1, 2), (x,), lambda g, out: (g,))
+
+
+def pad2d(x: Any, padding: tuple[int, int]) -> Tensor:
+    """:func:`nploss.autograd.conv.pad2d`, in the memory order of ``x``, in blocks on the
+    thread pool."""
+    x = _lift(x)
+    ph, pw = padding
+    if ph == pw == 0:
+        return x
+    xp = _xp(x)
+    inner = (Ellipsis, slice(ph, ph + x.shape[-2]), slice(pw, pw + x.shape[-1]))
+    # in the memory order of x (channels first after a conv2d), so that blocks are contiguous
+    data = xp.empty_like(x.data, shape=x.shape[:-2] + (x.shape[-2] + 2 * ph, x.shape[-1] + 2 * pw))
+
+    def pad(block: tuple[Any, ...]) -> None:  # what numpy.pad does, without its generality
+        data[block] = 0
+        data[block][inner] = x.data[block]
+
+    split = parallel.outermost_axis(x.data)
+    if split is not None and split >= x.ndim - 2:
+        split = None  # blocks of a padded axis would each need their own border: one block
+    parallel.for_each_block(pad, x.shape, split, xp)
+    return make_node(data, (x,), lambda g, out: (getitem(g, inner),))
+
+
+def im2col(x: Any, kernel: tuple[int, int], stride: tuple[int, int], ones_row: bool = False) -> Tensor:
+    """:func:`nploss.autograd.conv.im2col`, copied in blocks on the thread pool; the VJP is
+    :func:`col2im`. The copy is fastest from an image stored images last (:func:`images_last`).
+
+    With ``ones_row`` the matrix has one more row, of ones (homogeneous coordinates): a product
+    with weights whose last column is a bias then adds the bias, in the same matrix product.
+    """
+    x = _lift(x)
+    xp = _xp(x)
+    windows = _window_view(x, kernel, stride).transpose(1, 4, 5, 2, 3, 0)  # (C, kh, kw, OH, OW, N)
+    c, kh, kw, oh, ow, n = windows.shape
+    rows = c * kh * kw
+    matrix = xp.empty((rows + ones_row, oh * ow * n), dtype=x.dtype)
+    cols = matrix[:rows].reshape(windows.shape)  # a view: the first rows, contiguous
+    if ones_row:
+        matrix[rows] = 1
+
+    def copy(block: tuple[slice, ...]) -> None:  # the copy is the cost
+        cols[block] = windows[block]
+
+    # blocks of channels, or of output rows for an input with fewer channels than threads
+    parallel.for_each_block(copy, cols.shape, axis=0 if c >= parallel.get_num_threads() else 3, xp=xp)
+    def vjp(g: Tensor, out: Tensor) -> tuple[Tensor]:
+        windows_g = getitem(g, slice(0, rows)) if ones_row else g  # the ones row is a constant
+        return (col2im(windows_g, x.shape, kernel, stride),)
+
+    return make_node(matrix, (x,), vjp)
+
+
+def col2im(cols: Any, shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int]) -> Tensor:
+    """:func:`nploss.autograd.conv.col2im`, in blocks of channels on the thread pool; the image
+    it returns is stored images last."""
+    cols = _lift(cols)
+    xp = _xp(cols)
+    n, c, h, w = shape
+    (kh, kw), (sh, sw) = kernel, stride
+    oh, ow = _output_size(h, kh, sh), _output_size(w, kw, sw)
+    # (C, kh, kw, OH, OW, N): each (i, j) slab is (C, OH, OW, N), runs of OW * N contiguous
+    # values, added into a (C, H, W, N) image: NCHW is a transposed view of it
+    image = xp.empty((c, h, w, n), dtype=cols.dtype)
+    slabs = xp.ascontiguousarray(cols.data).reshape(c, kh, kw, oh, ow, n)
+
+    def fold(block: tuple[slice, ...]) -> None:  # a block of channels
+        image[block] = 0
+        _add_windows(image[block], slabs[block], stride)
+
+    parallel.for_each_block(fold, image.shape, axis=0, xp=xp)
+    return make_node(image.transpose(3, 0, 1, 2), (cols,), lambda g, out: (im2col(g, kernel, stride),))
+
+
+def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0) -> Tensor:
+    """:func:`nploss.autograd.conv2d` (same arguments and result), on the images-last layout, with
+    the bias added inside the matrix product. The output's data is stored as (F, OH, OW, N)."""
+    x, weight = _lift(x), _lift(weight)
+    stride, padding = _conv2d_arguments(x, weight, stride, padding)
+    f, c, kh, kw = weight.shape
+    # images last in memory (a copy for an NCHW input, as a network's first layer gets; the
+    # output of a conv2d already is, and batch norm, ReLU and max-pooling keep it)
+    x = pad2d(images_last(x), padding)
+    n, oh, ow = x.shape[0], _output_size(x.shape[2], kh, stride[0]), _output_size(x.shape[3], kw, stride[1])
+    weights = reshape(weight, (f, c * kh * kw))
+    if bias is not None:
+        # the bias as one more column of the weights, against a row of ones under the windows:
+        # the product adds it, and the product's VJP gives its gradient (the sums of g over
+        # N, OH, OW) with the weights', instead of two more passes over the output
+        weights = concatenate([weights, reshape(bias, (f, 1))], axis=1)
+    out = reshape(matmul(weights, im2col(x, (kh, kw), stride, ones_row=bias is not None)), (f, oh, ow, n))
+    # NCHW as a transposed view of the (F, OH, OW, N) product, not a copy: the elementwise ops
+    # that follow (batch norm, ReLU) keep that memory order, and so do their cotangents, which
+    # then reach this product's VJP already laid out as (F, OH, OW, N): no copy either way.
+    return transpose(out, (3, 0, 1, 2))
+
+
+# ------------------------------------------------------------------------------------ max-pooling
+
+
+def max_pool2d(x: Any, kernel_size: Any, stride: Any = None) -> Tensor:
+    """:func:`nploss.autograd.max_pool2d`: tiled (:func:`_tiled_max_pool2d`) when the windows
+    tile the image (stride == kernel), the common case; otherwise the plain op."""
+    x = _lift(x)
+    if x.ndim != 4:
+        raise ValueError(f"max_pool2d expects an (N, C, H, W) Tensor, got shape {x.shape}")
+    kernel = _pair(kernel_size, "kernel_size")
+    stride = kernel if stride is None else _pair(stride, "stride")
+    if stride != kernel:
+        return conv.max_pool2d(x, kernel, stride)
+    return _tiled_max_pool2d(x, kernel)
+
+
+def _tiled_max_pool2d(x: Tensor, kernel: tuple[int, int]) -> Tensor:
+    """Max-pooling whose windows tile the image (stride == kernel).
+
+    The image is viewed as (N, C, OH, kh, OW, kw), and as ``kh * kw`` strided views ("slabs"),
+    slab (i, j) holding entry (i, j) of every window; the maximum is taken slab by slab, and the
+    VJP spreads ``g`` back over each window with the tie-sharing weights of
+    :func:`nploss.autograd.max`. A trailing row or column that fits no window is dropped, as in
+    PyTorch.
+    """
+    xp = _xp(x)
+    (kh, kw), (n, c, h, w) = kernel, x.shape
+    oh, ow = h // kh, w // kw
+    if (oh * kh, ow * kw) != (h, w):
+        x = getitem(x, (Ellipsis, slice(0, oh * kh), slice(0, ow * kw)))
+    windows = x.data.reshape(n, c, oh, kh, ow, kw)  # a view, whatever the memory order of x
+    # The window grid (N, C, OH, OW) of the slabs, and the output, keep the memory order of x:
+    # the maxima and comparisons then run over its contiguous runs (N values, images last after
+    # a conv2d), with no copy of the slabs first.
+    order = parallel.memory_order(x.data)  # the axes of x, outermost first
+    window_axes = ((0,), (1,), (2, 3), (4, 5))  # what each axis of x is in windows: N, C, (OH, kh), (OW, kw)
+    grid = tuple(window_axes[a][0] for a in order)  # N, C, OH, OW of windows, in that order
+    windows_in_order = windows.transpose(3, 5, *grid)
+    slabs = [windows_in_order[i, j] for i in range(kh) for j in range(kw)]
+    pooled = xp.empty(windows_in_order.shape[2:], dtype=x.dtype)
+
+    def forward(block: tuple[Any, ...]) -> None:  # blocks of the outermost axis
+        xp.copyto(pooled[block], slabs[0][block])
+        for slab in slabs[1:]:
+            xp.maximum(pooled[block], slab[block], out=pooled[block])
+
+    parallel.for_each_block(forward, pooled.shape, 0, xp)
+
+    def vjp(g: Tensor, out: Tensor) -> tuple[Tensor]:
+        # The tie-sharing weights are only needed going backward: computed here, not in the
+        # forward, so evaluation (no_grad) does not pay for them.
+        if not is_grad_enabled():
+            g_in_order = g.data.transpose(order)
+            # the gradient shaped as windows, stored in the memory order of x (kh right after
+            # OH, kw after OW, so that it reshapes to the image without a copy)
+            layout = [axis for a in order for axis in window_axes[a]]
+            spread = xp.empty(tuple(windows.shape[a] for a in layout), dtype=g.dtype).transpose(inverse_permutation(layout))
+            spread_slabs = spread.transpose(3, 5, *grid)  # slab (i, j): entry (i, j) of every window
+
+            def backward(block: tuple[Any, ...]) -> None:
+                within = (slice(None), slice(None), *block)
+                _spread_by_slabs(xp, g_in_order[block], pooled[block], [s[block] for s in slabs], spread_slabs[within])
+
+            parallel.for_each_block(backward, pooled.shape, 0, xp)
+            return (constant(spread.reshape(x.shape)),)
+        # recorded: the same weights, from differentiable ops
+        winners = windows == out.data[:, :, :, None, :, None]
+        count = sum(winners[:, :, :, i, :, j].astype(x.dtype) for i in range(kh) for j in range(kw))
+        share = winners / count[:, :, :, None, :, None]  # 1 for a unique maximum, 1/k for k tied
+        spread = broadcast_to(reshape(g, (n, c, oh, 1, ow, 1)), (n, c, oh, kh, ow, kw)) * share
+        return (reshape(spread, (n, c, oh * kh, ow * kw)),)
+
+    return make_node(pooled.transpose(inverse_permutation(order)), (x,), vjp)
+
+
+def _spread_by_slabs(xp: Any, g: Any, pooled: Any, slabs: list[Any], spread: Any) -> None:
+    """The VJP of :func:`_tiled_max_pool2d` on arrays (a backward pass that is not recorded): the
+    same values as the Tensor formula, ``g`` times 1 for a unique maximum, 1/k for k tied and 0
+    elsewhere, written slab by slab into ``spread`` (kh, kw, *pooled.shape), slab (i, j) for
+    window entry (i, j): each slab is compared and filled once, with no full-size weights in
+    between."""
+    kw = spread.shape[1]
+    hits = [slab == pooled for slab in slabs]
+    count = hits[0].astype(g.dtype)
+    for hit in hits[1:]:
+        count += hit
+    scaled = g * (1.0 / count)
+    for k, hit in enumerate(hits):
+        xp.multiply(scaled, hit, out=spread[k // kw, k % kw])
