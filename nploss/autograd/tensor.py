@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import operator
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -182,8 +183,9 @@ class Tensor:
         for leaf, g in grads.items():
             if leaf.grad is None:
                 # VJPs may hand the same array to several inputs (add returns (g, g)) or pass
-                # grad_output through as a view: each leaf gets a gradient of its own, a copy
-                leaf.grad = g if create_graph else constant(g.data.copy())
+                # grad_output through as a view: each leaf gets a gradient of its own, a copy,
+                # unless the VJP promised the array to this input alone (owned_gradient)
+                leaf.grad = g if create_graph or g in _owned else constant(g.data.copy())
             else:
                 leaf.grad = leaf.grad + g
 
@@ -247,6 +249,18 @@ class Tensor:
 
 
 _new_tensor = object.__new__  # a Tensor without __init__'s checks
+_owned: weakref.WeakSet[Tensor] = weakref.WeakSet()  # see owned_gradient
+
+
+def owned_gradient(data: Any) -> Tensor:
+    """A gradient whose array its VJP has just allocated for one input alone: a leaf may keep
+    it as its ``.grad`` without the copy :meth:`Tensor.backward` otherwise makes (as PyTorch's
+    ``AccumulateGrad`` keeps a gradient nothing else holds). An opt-in for VJPs that can promise
+    it, the losses evaluated in row blocks, where the copy would cost as much as the backward
+    pass itself."""
+    out = constant(data)
+    _owned.add(out)
+    return out
 
 
 def constant(data: Any) -> Tensor:

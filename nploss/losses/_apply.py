@@ -26,6 +26,7 @@ from typing import Any
 
 from .. import autograd as ag
 from ..autograd import Tensor, as_data, is_grad_enabled, make_node
+from ..autograd.tensor import owned_gradient
 from ..backend import get_array_module
 from ..numerics import array_namespace
 from . import _blocks, _validate
@@ -133,7 +134,8 @@ def _record(spec: LossSpec, inputs: tuple[Any, ...], arrays: list[Any], params: 
 
     def vjp(g: Tensor, out: Tensor) -> tuple[Any, ...]:
         if not is_grad_enabled():
-            return tuple(Tensor(gr) for gr in evaluation.backward(g.data))
+            wrap = owned_gradient if evaluation.owned else Tensor
+            return tuple(wrap(gr) for gr in evaluation.backward(g.data))
         if not spec.reduces_itself:
             g = unreduce(ag, g, reduction, evaluation.weights, evaluation.shape)
         grads = spec.vjp(ag, g, *tensors, **params)

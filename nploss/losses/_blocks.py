@@ -57,7 +57,7 @@ def evaluate(
     def backward(g: Any) -> tuple[Any, ...]:
         return _vjp(spec, fast, xp, g, arrays, params, reduction, weights, shape, blocks, saved)
 
-    return Evaluation(value, shape, weights, backward)
+    return Evaluation(value, shape, weights, backward, owned=True)  # _vjp writes into arrays of its own
 
 
 def row_blocks(arrays: Sequence[Any], params: dict[str, Any]) -> list[slice] | None:

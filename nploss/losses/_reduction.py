@@ -23,6 +23,7 @@ class Evaluation(NamedTuple):
     shape: tuple[int, ...]  # of the unreduced loss
     weights: Any  # of the reduction (see reduction_weights)
     backward: Callable[[Any], tuple[Any, ...]]  # the reduced cotangent -> one gradient per differentiable input
+    owned: bool = False  # backward allocates each gradient for its input alone (see nploss.autograd.owned_gradient)
 
 
 def reduction_weights(spec: LossSpec, reduction: str, arrays: list[Any], params: dict[str, Any], size: int | None) -> Any:

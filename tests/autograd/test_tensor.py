@@ -203,3 +203,34 @@ def test_a_leaf_keeps_a_copy_of_its_gradient(keep):
         assert not np.shares_memory(x.grad.data, made["held"])
         made["held"][:] = -1.0  # whoever held it may change it: the gradient does not move
     np.testing.assert_array_equal(x.grad.data, np.full(4, 2.0))
+
+
+def test_a_gradient_owned_by_one_input_is_kept_without_a_copy():
+    """owned_gradient: a VJP that allocates an array for one input alone lets the leaf keep it
+    (the row-blocked losses do); the same VJP's plain Tensor is copied."""
+    from nploss.autograd import make_node
+    from nploss.autograd.tensor import owned_gradient
+
+    for wrap, kept in ((owned_gradient, True), (Tensor, False)):
+        x = Tensor(np.arange(4.0), requires_grad=True)
+        made = []
+
+        def vjp(g, out, wrap=wrap):
+            made.append(g.data * 2.0)
+            return (wrap(made[-1]),)
+
+        make_node(x.data * 2.0, (x,), vjp).backward(np.ones(4))
+        assert (x.grad.data is made[0]) == kept
+        np.testing.assert_array_equal(x.grad.data, np.full(4, 2.0))
+
+
+def test_a_large_loss_hands_its_gradients_to_the_leaves(monkeypatch):
+    import nploss.losses as L
+    from nploss.losses import _blocks
+
+    monkeypatch.setattr(_blocks, "MIN_ELEMENTS", 0)
+    p, t = Tensor(np.arange(64.0), requires_grad=True), Tensor(np.zeros(64), requires_grad=True)
+    L.mse(p, t).backward()
+    assert not np.shares_memory(p.grad.data, t.grad.data)  # one array each, not shared
+    np.testing.assert_array_equal(p.grad.data, 2 * np.arange(64.0) / 64)
+    np.testing.assert_array_equal(t.grad.data, -p.grad.data)
