@@ -90,3 +90,14 @@ def test_softmax_and_logsumexp_from_one_exponential_are_those_of_the_separate_fu
     # with |x| up to 1e30 (float32 overflows at 88.7): finite, a distribution along the axis
     assert np.all(np.isfinite(softmax)) and np.all(softmax >= 0)
     np.testing.assert_allclose(softmax.sum(axis=axis), 1.0, rtol=1e-5 if x.dtype == np.float32 else 1e-12)
+
+
+@given(real_arrays())
+def test_the_fast_paths_sigmoid_and_relu_are_the_plain_ones_bitwise(x):
+    from nploss.losses import _fast
+
+    if x.dtype.kind != "f" or x.ndim == 0:
+        return
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(_fast.sigmoid(np, x), numerics.sigmoid(np, x))
+    np.testing.assert_array_equal(_fast.relu(np, x), numerics.relu(np, x))

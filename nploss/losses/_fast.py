@@ -2,14 +2,20 @@
 
 - :func:`collapse` lets a fast VJP fold its constants into one number instead of an array;
 - :func:`subtract_at_labels` subtracts one value per sample at its label, in place, where the
-  reference subtracts a dense one-hot matrix.
+  reference subtracts a dense one-hot matrix;
+- :func:`sigmoid` and :func:`relu` give the values of :mod:`nploss.numerics`'s, bitwise, with
+  each operation in place on one temporary and without NumPy's slow paths (``where`` on random
+  signs branches on every element; ``maximum`` against a scalar has no vectorised loop where
+  the two-sided ``clip`` has one).
 
 Each saves a pass over memory or an array as large as the input; tests/losses/test_fast_paths.py
-holds every fast path that uses them to its reference.
+holds every fast path that uses them to its reference (and tests/test_numerics.py these two
+functions to the plain ones).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..backend import get_array_module
@@ -44,4 +50,23 @@ def subtract_at_labels(grad: Any, labels: Any, values: Any) -> Any:
     return grad
 
 
-__all__ = ["collapse", "subtract_at_labels"]
+def sigmoid(xp: Any, x: Any) -> Any:
+    r""":math:`\sigma(x)` of a floating array, as :func:`nploss.numerics.sigmoid`: with
+    :math:`e = e^{-|x|}`, the numerator (1 where x >= 0, e elsewhere) is :math:`\max(e, [x \ge 0])`
+    since :math:`0 < e \le 1`, the same values as the reference's ``where`` without its branch."""
+    e = xp.abs(x)
+    xp.negative(e, out=e)
+    xp.exp(e, out=e)
+    out = xp.asarray(x >= 0, dtype=e.dtype)
+    xp.maximum(e, out, out=out)
+    e += 1.0
+    out /= e
+    return out
+
+
+def relu(xp: Any, x: Any) -> Any:
+    r""":math:`\max(x, 0)` of a floating array as ``clip(x, 0, inf)``: the same values."""
+    return xp.clip(x, 0, math.inf)
+
+
+__all__ = ["collapse", "subtract_at_labels", "sigmoid", "relu"]

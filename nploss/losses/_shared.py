@@ -1,13 +1,6 @@
-r"""Formulas several loss families share, written once: constant parameter arrays, one-hot
-targets, the gradient of softmax cross entropy, and rows scaled to unit length.
-
-:func:`softmax_xent_vjp` is the one line that makes cross entropy, NLL of a log-softmax,
-softmax focal loss, CosFace, ArcFace, N-pair and NT-Xent members of one family: each ends in
-
-.. math::  \frac{\partial}{\partial z} \left[ -\log \mathrm{softmax}(z)_y \right]
-           = \mathrm{softmax}(z) - e_y ,
-
-the predicted distribution minus the one-hot target.
+r"""Helpers several loss families share, written once: constant parameter arrays, one-hot
+targets, and rows scaled to unit length. (The gradient of softmax cross entropy, which several
+families share too, lives with cross entropy: ``classification.cross_entropy.softmax_xent_vjp``.)
 """
 
 from __future__ import annotations
@@ -42,15 +35,6 @@ def one_hot(labels: Any, classes: int, axis: int, dtype: Any, ignore_index: int 
     return hot.astype(dtype)
 
 
-def softmax_xent_vjp(xp: Any, g: Any, logits: Any, labels: Any, axis: int = 1) -> Any:
-    r""":math:`g\,(\mathrm{softmax}(z) - e_y)`: the gradient of :math:`-\log \mathrm{softmax}(z)_y`
-    with respect to the logits ``z`` (classes on ``axis``), for the per-sample cotangent ``g``
-    and integer ``labels`` (the sample shape, without the class axis)."""
-    p = xp.softmax(logits, axis=axis)
-    classes = as_data(logits).shape[axis]
-    return xp.expand_dims(g, axis) * (p - one_hot(labels, classes, axis, as_data(logits).dtype))
-
-
 def unit_rows(xp: Any, x: Any, eps: float = NORM_EPS) -> tuple[Any, Any]:
     r"""Rows (the last axis) scaled to unit length, :math:`u = x / r` with
     :math:`r = \sqrt{\lVert x \rVert^2 + \varepsilon}`, and the norms ``r`` (kept dims)."""
@@ -65,4 +49,4 @@ def unit_rows_vjp(xp: Any, gu: Any, u: Any, r: Any) -> Any:
     return (gu - u * xp.sum(u * gu, axis=-1, keepdims=True)) / r
 
 
-__all__ = ["NORM_EPS", "constant", "one_hot", "softmax_xent_vjp", "unit_rows", "unit_rows_vjp"]
+__all__ = ["NORM_EPS", "constant", "one_hot", "unit_rows", "unit_rows_vjp"]

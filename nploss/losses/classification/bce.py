@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._apply import apply_loss
-from .._fast import collapse
+from .. import _fast as fast
 from .._spec import Arg, FastPath, LossSpec, register
 from .._shared import constant
 from .._validate import finite, in_range, same_shape
@@ -195,7 +195,7 @@ def _bce_logits_vjp(xp: Any, g: Any, logits: Any, target: Any, *, weight: Any, p
 def _softplus_pair(xp: Any, z: Any) -> tuple[Any, Any]:
     """``softplus(-z)`` and ``softplus(z)``, the values of two calls of ``xp.softplus``."""
     shared = xp.log1p(xp.exp(-xp.abs(z)))
-    relu = xp.relu(z)
+    relu = fast.relu(xp, z)
     return (relu - z) + shared, relu + shared
 
 
@@ -208,11 +208,11 @@ def _bce_logits_forward_fast(xp: Any, logits: Any, target: Any, *, weight: Any, 
 
 
 def _bce_logits_vjp_fast(xp: Any, g: Any, logits: Any, target: Any, *, weight: Any, pos_weight: Any, saved: None) -> tuple[Any, Any]:
-    g = collapse(g) if weight is None else g * weight.astype(logits.dtype)
+    g = fast.collapse(g) if weight is None else g * weight.astype(logits.dtype)
     if pos_weight is None:
-        return (xp.sigmoid(logits) - target) * g, logits * -g
+        return (fast.sigmoid(xp, logits) - target) * g, logits * -g
     pw = pos_weight.astype(logits.dtype)
-    grad_z = g * ((1.0 + (pw - 1.0) * target) * xp.sigmoid(logits) - pw * target)
+    grad_z = g * ((1.0 + (pw - 1.0) * target) * fast.sigmoid(xp, logits) - pw * target)
     positive, negative = _softplus_pair(xp, logits)
     return grad_z, g * (pw * positive - negative)
 

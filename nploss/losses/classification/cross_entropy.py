@@ -5,7 +5,8 @@ probabilities (:func:`soft_target_cross_entropy`), and of log-probabilities and 
 Logits have the classes on axis 1, ``(N, C)`` or ``(N, C, d1, ...)``, as in PyTorch. Labels and
 class weights are constants; probability targets are differentiated, as PyTorch does. The
 analytic gradients are written as one would derive them: :math:`\mathrm{softmax}(z) - e_y` for
-a label (:func:`nploss.losses._shared.softmax_xent_vjp`), with the weights and smoothing folded
+a label (:func:`softmax_xent_vjp`, which softmax focal, distillation, CosFace, ArcFace, N-pair
+and the prototypical loss use too: each is a cross entropy), with the weights and smoothing folded
 into a target distribution ``a`` otherwise (then :math:`(\sum_c a_c)\,\mathrm{softmax}(z) - a`).
 
 Each loss is one block: the reference ``_x_forward`` and ``_x_vjp``, its fast path where it has
@@ -23,13 +24,22 @@ from ...backend import get_array_module
 from .._apply import apply_loss
 from .._fast import subtract_at_labels
 from .._params import integer, real
-from .._shared import constant, one_hot, softmax_xent_vjp
+from .._shared import constant, one_hot
 from .._spec import Arg, FastPath, LossSpec, register
 from .._validate import class_weights
 from ._common import _along_classes, _as_array, _check_class_axis, _logit_edges
 
 
 # ------------------------------------------------------------------------------------ cross entropy
+
+
+def softmax_xent_vjp(xp: Any, g: Any, logits: Any, labels: Any, axis: int = 1) -> Any:
+    r""":math:`g\,(\mathrm{softmax}(z) - e_y)`: the gradient of :math:`-\log \mathrm{softmax}(z)_y`
+    with respect to the logits ``z`` (classes on ``axis``), for the per-sample cotangent ``g``
+    and integer ``labels`` (the sample shape, without the class axis): the predicted
+    distribution minus the one-hot target."""
+    classes, dtype = as_data(logits).shape[axis], as_data(logits).dtype
+    return xp.expand_dims(g, axis) * (xp.softmax(logits, axis=axis) - one_hot(labels, classes, axis, dtype))
 
 
 def _ce_target(logits: Any, labels: Any, weight: Any, ignore_index: int, label_smoothing: float) -> Any:

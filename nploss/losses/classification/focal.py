@@ -19,10 +19,11 @@ import numpy as np
 
 from .._apply import apply_loss
 from .._params import real
-from .._shared import constant, one_hot, softmax_xent_vjp
+from .._shared import constant, one_hot
 from .._spec import Arg, LossSpec, register
 from .._validate import class_weights, same_shape
 from ._common import _along_classes, _check_class_axis, _logit_edges
+from .cross_entropy import softmax_xent_vjp
 
 
 # ------------------------------------------------------------------------------------ sigmoid focal

@@ -27,7 +27,8 @@ from ...autograd import matmul as _tensor_matmul
 from ...backend import get_array_module
 from .._apply import apply_loss
 from .._params import choice, integer, real
-from .._shared import one_hot, softmax_xent_vjp, unit_rows, unit_rows_vjp
+from .._shared import one_hot, unit_rows, unit_rows_vjp
+from ..classification.cross_entropy import softmax_xent_vjp
 from .._spec import Arg, LossSpec, register
 from .._validate import finite
 from .._validate import labels as _check_labels

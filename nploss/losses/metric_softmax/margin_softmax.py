@@ -16,7 +16,8 @@ import numpy as np
 
 from .._apply import apply_loss
 from .._params import flag, real
-from .._shared import one_hot, softmax_xent_vjp, unit_rows, unit_rows_vjp
+from .._shared import one_hot, unit_rows, unit_rows_vjp
+from ..classification.cross_entropy import softmax_xent_vjp
 from .._spec import Arg, LossSpec, register
 from ._common import _rows2
 
