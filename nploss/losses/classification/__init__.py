@@ -7,7 +7,7 @@ r"""Classification losses: probabilistic losses of scores (logits) or probabilit
 | ``keras`` | :func:`categorical_cross_entropy`, :func:`sparse_categorical_cross_entropy`, :func:`smooth_labels` (a helper) |
 | ``focal`` | :func:`sigmoid_focal`, :func:`softmax_focal` |
 | ``divergence`` | :func:`kl_div`, :func:`distillation` |
-| ``_common`` | the class axis and class-weight checks, parameter arrays as constants, edge cases of logits |
+| ``_common`` | the class-axis check, per-class vectors along axis 1, edge cases of logits |
 
 Each loss is one block: the formula and its derivative in the docstring, ``_x_forward`` and
 ``_x_vjp`` right below, the registry entry, then the public function. Argument order is
