@@ -3,7 +3,17 @@
 ``nploss audit`` checks every primitive op and every loss against finite differences (first and
 second order; for losses analytic against composite too, and a numerical-stability sweep) and
 exits with status 1 if any fails, naming the entry and its worst element. ``nploss audit
-MODULE:FUNCTION --inputs ...`` audits a user's own loss and gradient instead. ``nploss train``
+MODULE:FUNCTION --inputs ...`` audits a user's own loss and gradient instead (see
+:mod:`nploss.diagnosis`): the inputs are matched to the function's parameters by name, each call
+of the user's code runs under ``--timeout`` (``signal.setitimer``: Unix, main thread), and
+whatever the user's code does wrong (raises, exits, hangs, returns a non-number, a gradient of the
+wrong count or shape, a NumPy loss without ``--grad``) is one message naming the file and line.
+
+Exit status of ``nploss audit`` (both forms): 0 every gradient right; 1 a wrong gradient found
+(for a user's loss: any verdict, including MUTATES ITS INPUT and NOT FINITE); 2 a usage or
+user-code error (unknown names, unreadable ``--inputs``, a file that does not load, an exception,
+``sys.exit`` or time-out in the user's code, a gradient of the wrong count or shape, a loss that
+is NOT A SCALAR). ``nploss figures`` exits 2 for a ``--fewshot-log`` it cannot read. ``nploss train``
 and ``nploss evaluate`` (defined in :mod:`nploss.fewshot.cli`) train and test the few-shot
 prototypical network. ``nploss show LOSS`` prints a loss's formula, the source of its reference
 forward and gradient, its fast path if any, and its PyTorch equivalent.
@@ -83,23 +93,41 @@ def _audit_library(args: argparse.Namespace) -> int:
 
 
 def _audit_user(args: argparse.Namespace) -> int:
-    from .diagnosis import audit, load_callable, parse_inputs
+    import math
+
+    from .diagnosis import AuditError, audit, load_callable, parse_inputs
+
+    def usage(message: str) -> int:
+        print(f"nploss audit: {message}", file=sys.stderr)
+        return 2
 
     if not args.inputs:
-        print("nploss audit: auditing a function needs --inputs, e.g. --inputs 'pred=float64[32,10], target=int[32]<10'", file=sys.stderr)
-        return 2
+        return usage("auditing a function needs --inputs, e.g. --inputs 'pred=float64[32,10], target=int[32]<10'")
+    if not (math.isfinite(args.timeout) and args.timeout >= 0):
+        return usage(f"--timeout must be a number of seconds >= 0 (0: no limit), got {args.timeout}")
+    if not math.isfinite(args.stress_scale):
+        return usage(f"--stress-scale must be a finite number (0: no stress check), got {args.stress_scale}")
+    timeout = args.timeout or None
     try:
-        fn = load_callable(args.target)
-        grad_fn = load_callable(args.grad) if args.grad else None
         names, arrays, bounds = parse_inputs(args.inputs, seed=args.seed)
-    except (ValueError, TypeError, AttributeError, ImportError, FileNotFoundError) as error:
-        print(f"nploss audit: {error}", file=sys.stderr)
-        return 2
-    report = audit(fn, arrays, grad_fn, names=names, bounds=bounds, stress_scale=args.stress_scale)
+        fn = load_callable(args.target, timeout)
+        grad_fn = load_callable(args.grad, timeout) if args.grad else None
+    except (AuditError, ValueError, TypeError, AttributeError, ImportError, FileNotFoundError) as error:
+        return usage(str(error))  # unreadable --inputs, a file or function not found, a file that fails to load
+    checked = sum(x.size for x in arrays if x.dtype.kind == "f")
+    if checked > 10**5:
+        print(f"nploss audit: note: {checked:,} floating-point elements to check; the finite differences call "
+              f"your function {2 * checked + 1:,} times (and as many again at extreme inputs)", file=sys.stderr)  # fmt: skip
+    try:
+        report = audit(fn, arrays, grad_fn, names=names, bounds=bounds, stress_scale=args.stress_scale,
+                       timeout=timeout, match_names=True)  # fmt: skip
+    except AuditError as error:
+        return usage(str(error))
     if args.format == "json":
         print(json.dumps({
             "target": args.target,
             "passed": report.passed,
+            "exit_code": report.exit_code,
             "diagnoses": [
                 {"input": d.name, "kind": d.kind, "detail": d.detail, "explanation": d.explanation,
                  "where": None if d.where is None else list(d.where), "analytic": d.analytic, "numerical": d.numerical}
@@ -109,7 +137,7 @@ def _audit_user(args: argparse.Namespace) -> int:
     else:
         print(f"auditing {args.target}" + (f" with the gradient {args.grad}" if args.grad else " with the engine's gradient"))
         print(report)
-    return 0 if report.passed else 1
+    return report.exit_code
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -117,10 +145,14 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _figures(args: argparse.Namespace) -> int:
-    from .figures import write_all
+    from .figures import FigureInputError, write_all
 
     start = time.perf_counter()
-    paths = write_all(args.out, fast=args.fast, fewshot_log=args.fewshot_log)
+    try:
+        paths = write_all(args.out, fast=args.fast, fewshot_log=args.fewshot_log)
+    except FigureInputError as error:
+        print(f"nploss figures: {error}", file=sys.stderr)
+        return 2
     for path in paths:
         print(path)
     print(f"{len(paths)} figures written to {args.out} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
@@ -171,6 +203,32 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+AUDIT_EPILOG = """\
+exit status:
+  0  every gradient checked is right
+  1  a wrong gradient found (with TARGET: any verdict, MUTATES ITS INPUT and NOT FINITE included)
+  2  a usage or user-code error: unknown names, unreadable --inputs, a file that does not load,
+     an exception, sys.exit() or time-out in your function or gradient, a gradient of the wrong
+     count or shape, a NumPy loss without --grad, a loss that is NOT A SCALAR
+
+verdicts with TARGET: the gradient is right; WRONG SIGN, WRONG REDUCTION, CONSTANT FACTOR,
+PERMUTED, KINK, WRONG BRANCH, MISSING GRADIENT, WRONG TERM, OVERFLOW (wrong only at extreme
+inputs); MUTATES ITS INPUT (your code changed an input array in place); NOT FINITE (NaN or inf
+loss, gradient or finite differences); NOT A SCALAR (None, a string, several values)
+
+example:
+  nploss audit my_loss.py:loss --grad my_loss.py:loss_grad \\
+      --inputs 'logits=float64[8,5], labels=int[8]<5'
+  (loss_grad(logits, labels) returns the gradient for logits alone: labels is an integer input)
+"""
+
+
+def _wrap(text: str) -> str:
+    import textwrap
+
+    return textwrap.fill(text, width=88)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nploss",
@@ -181,16 +239,38 @@ def build_parser() -> argparse.ArgumentParser:
     audit = commands.add_parser(
         "audit",
         help="check gradients against finite differences: the library's, or your own (exit 1 on any failure)",
-        description="Without TARGET: check the gradient (and second derivative) of every primitive op and loss "
-        "against central finite differences in float64, the analytic gradient of every loss against its "
-        "composite version, and each loss's stability at extreme inputs. With TARGET (MODULE:FUNCTION or "
-        "FILE.py:FUNCTION): audit that scalar loss and its gradient (--grad, or the engine's when the function "
-        "uses nploss Tensors) at inputs drawn from --inputs, and classify what is wrong. Exit status 1 on any failure.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_wrap(
+            "Without TARGET: check the gradient (and second derivative) of every primitive op and loss "
+            "against central finite differences in float64, the analytic gradient of every loss against its "
+            "composite version, and each loss's stability at extreme inputs. With TARGET (MODULE:FUNCTION or "
+            "FILE.py:FUNCTION): audit that scalar loss and its gradient (--grad, or the engine's when the function "
+            "uses nploss Tensors) at inputs drawn from --inputs, and classify what is wrong."
+        ),
+        epilog=AUDIT_EPILOG,
     )
     audit.add_argument("target", nargs="?", help="your loss, as MODULE:FUNCTION or FILE.py:FUNCTION")
-    audit.add_argument("--inputs", help="with TARGET: e.g. 'pred=float64[32,10], target=int[32]<10, p=float64[8] in(0,1)'")
-    audit.add_argument("--grad", metavar="MODULE:FUNCTION", help="with TARGET: its hand-written gradient")
+    audit.add_argument(
+        "--inputs",
+        help="with TARGET: one name=dtype[shape] per parameter of the function, matched by name, e.g. "
+        "'pred=float64[32,10], target=int[32]<10, p=float64[8] in(0,1)' (at most 10^8 elements in all)",
+    )
+    audit.add_argument(
+        "--grad",
+        metavar="MODULE:FUNCTION",
+        help="with TARGET: its hand-written gradient, taking the same inputs and returning one gradient per "
+        "floating-point input (the shape of that input), in the order of the loss's parameters; integer inputs "
+        "(labels) get none. Without --grad the loss must be written on nploss Tensors",
+    )
     audit.add_argument("--stress-scale", type=float, default=1e3, help="with TARGET: scale of the extreme-input check (0: off)")
+    audit.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="with TARGET: the longest one call of your function or gradient may run (default 60; 0: no limit; "
+        "SIGALRM, so Unix only)",
+    )
     audit.add_argument("--op", action="append", metavar="NAME", help="audit only this primitive op (repeatable)")
     audit.add_argument("--loss", action="append", metavar="NAME", help="audit only this loss (repeatable)")
     audit.add_argument("--family", action="append", metavar="NAME", help="audit only this family: op, regression, classification, ... (repeatable)")

@@ -22,25 +22,45 @@ wrong term         none of the above: a term is missing, extra or wrong
 
 The classes are tried in this order; the first that fits is reported, with one sentence on what
 it means and the fix a student would need.
+
+Three verdicts are not about the gradient's formula but about the code around it, and are found
+before any classification:
+
+- **mutates its input**: the loss or the gradient changed one of its input arrays in place (every
+  call gets a copy, compared with the original afterwards);
+- **not finite**: the loss, the gradient or the finite differences are NaN or infinite at the
+  given inputs (or the loss at the extreme ones);
+- **not a scalar**: the loss returned None, a string, or an array of more than one element.
+
+User code is the user's: an exception raised in the loss or the gradient (``SystemExit``
+included), a call that runs past ``timeout`` seconds, a gradient of the wrong count or shape, a
+NumPy loss audited without a gradient, or input names that match no parameter raise
+:class:`UserCodeError` or :class:`AuditUsageError` with a message naming the function, the file
+and the line, instead of a traceback through nploss.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import math
-from collections.abc import Callable, Sequence
+import pathlib
+import signal
+import threading
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .autograd import as_data
+from .autograd import Tensor, as_data, grad
 from .gradcheck import (
     ATOL,
     EPS,
     RTOL,
     GradCheckResult,
     compare,
-    engine_gradients,
     floating_inputs,
     kink_mask,
     one_sided_and_central,
@@ -70,12 +90,51 @@ EXPLANATIONS = {
     "permutation: a term of the derivation is missing, extra (a diagonal counted, a constant "
     "included) or wrong; differentiate the loss term by term and check each against its own "
     "finite differences.",
+    "mutates its input": "The code changes an input array in place (p -= t, p[mask] = 0, "
+    "np.clip(p, a, b, out=p), x.sort()): the caller's data is corrupted and every later "
+    "evaluation, the finite differences included, sees another point; work on a copy "
+    "(p = p - t, p = p.copy()).",
+    "not finite": "NaN or infinite values where the loss should be an ordinary number: a log of "
+    "0 or of a negative number, 0/0, an exp that overflows, or a NaN in the inputs' arithmetic; "
+    "no gradient can be judged there. Evaluate the loss and its gradient at these inputs and "
+    "find the first operation that is not finite (np.seterr(all='raise') stops at it).",
+    "not a scalar": "The loss must return one number: a NumPy scalar, a float, a one-element "
+    "array or Tensor. A loss returning None has no return statement on some path; one returning "
+    "an array of several elements needs a reduction (mean or sum).",
 }
+
+#: Verdicts that mean the audit could not judge a gradient because the loss is not a number:
+#: the command line exits 2 for them (a user-code error), 1 for every other verdict.
+USER_CODE_VERDICTS = frozenset({"not a scalar"})
+
+
+class AuditError(Exception):
+    """The audit could not run; the message says why (the command line prints it, exit 2)."""
+
+
+class AuditUsageError(AuditError, ValueError):
+    """The inputs or names given to the audit do not fit the function (exit 2)."""
+
+
+class UserCodeError(AuditError):
+    """The user's loss or gradient raised, exited, ran out of time, or returned something the
+    audit cannot use. ``__cause__`` is the original exception, if any (exit 2)."""
+
+
+class _Timeout(BaseException):
+    """Raised by the alarm inside the user's code (a BaseException, so that ``except Exception``
+    in that code does not swallow it)."""
+
+
+class _Finding(Exception):  # noqa: N818 - a verdict found before the gradient check, not an error
+    def __init__(self, diagnosis: Diagnosis) -> None:
+        super().__init__(diagnosis.detail)
+        self.diagnosis = diagnosis
 
 
 @dataclass
 class Diagnosis:
-    """The verdict on one input's gradient."""
+    """The verdict on one input's gradient (or, for the code verdicts, on the loss)."""
 
     name: str
     kind: str  # a key of EXPLANATIONS, or "ok"
@@ -91,10 +150,10 @@ class Diagnosis:
 
 @dataclass
 class AuditReport:
-    """What :func:`audit` found: the check at the given inputs, at stressed inputs, and a
-    diagnosis for every input whose gradient is wrong."""
+    """What :func:`audit` found: the check at the given inputs (None when a code verdict came
+    first), at stressed inputs, and a diagnosis for every input whose gradient is wrong."""
 
-    ordinary: GradCheckResult
+    ordinary: GradCheckResult | None
     stressed: GradCheckResult | None
     diagnoses: list[Diagnosis] = field(default_factory=list)
 
@@ -102,8 +161,17 @@ class AuditReport:
     def passed(self) -> bool:
         return not self.diagnoses
 
+    @property
+    def exit_code(self) -> int:
+        """0 right; 2 when the loss is not a number (a user-code error); 1 for any other verdict."""
+        if self.passed:
+            return 0
+        return 2 if any(d.kind in USER_CODE_VERDICTS for d in self.diagnoses) else 1
+
     def __str__(self) -> str:
-        lines = ["at the given inputs: " + str(self.ordinary).replace("\n", "\n  ")]
+        lines = []
+        if self.ordinary is not None:
+            lines.append("at the given inputs: " + str(self.ordinary).replace("\n", "\n  "))
         if self.stressed is not None:
             lines.append("at extreme inputs: " + str(self.stressed).replace("\n", "\n  "))
         if self.passed:
@@ -149,9 +217,14 @@ def classify(
     atol: float = ATOL,
     rtol: float = RTOL,
 ) -> tuple[str, str]:
-    """Classify a wrong gradient ``a`` against the numerical ``n`` (same shape): ``(kind, detail)``."""
+    """Classify a wrong gradient ``a`` against the numerical ``n`` (same shape) at ordinary
+    inputs: ``(kind, detail)``. NaN or inf in either is ``not finite`` (at extreme inputs,
+    :func:`audit` calls that overflow instead)."""
     if not np.all(np.isfinite(a)):
-        return "overflow", "the gradient has NaN or inf entries"
+        bad = int(np.sum(~np.isfinite(a)))
+        return "not finite", f"the gradient has {bad} NaN or inf entries of {a.size} at the given inputs"
+    if not np.all(np.isfinite(n)):
+        return "not finite", "the finite differences are NaN or inf: the loss is not finite within a step of the given inputs"
     if _close(a, -n, atol, rtol):
         return "wrong sign", "a = -n"
     if np.abs(n).max(initial=0.0) > atol and np.abs(a).max(initial=0.0) <= atol:
@@ -204,13 +277,300 @@ def stress(inputs: Sequence[np.ndarray], bounds: Sequence[tuple[float, float] | 
         if x.dtype.kind != "f":
             out.append(x)
         elif bound is None:
-            out.append(x * scale)
+            with np.errstate(over="ignore"):
+                out.append(x * scale)
         else:
             lo, hi = bound
             pushed = x.copy().reshape(-1)
             pushed[0::4], pushed[1::4] = lo, hi
             out.append(pushed.reshape(x.shape))
     return out
+
+
+# ------------------------------------------------------------------ running the user's code
+
+
+def _file_of(fn: Any) -> str | None:
+    """The resolved source file of a function (of its class's ``__call__`` for an instance)."""
+    target = inspect.unwrap(fn) if callable(fn) else fn
+    for candidate in (target, getattr(target, "__func__", None), type(target).__call__ if not inspect.isroutine(target) else None):
+        if candidate is None:
+            continue
+        try:
+            path = inspect.getsourcefile(candidate) or inspect.getfile(candidate)
+        except TypeError:
+            continue
+        return str(pathlib.Path(path).resolve())
+    return None
+
+
+def _display(path: str) -> str:
+    """A path as the user would write it: relative to the working directory when inside it."""
+    p = pathlib.Path(path)
+    try:
+        return str(p.resolve().relative_to(pathlib.Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
+
+
+_PACKAGE = str(pathlib.Path(__file__).resolve().parent)
+
+
+def _user_frame(error: BaseException, files: set[str]) -> traceback.FrameSummary | None:
+    """The innermost frame of the traceback inside the user's files; else the innermost frame
+    outside nploss; else None."""
+    frames = traceback.extract_tb(error.__traceback__)
+    inside = [f for f in frames if str(pathlib.Path(f.filename).resolve()) in files]
+    if inside:
+        return inside[-1]
+    outside = [f for f in frames if not str(pathlib.Path(f.filename).resolve()).startswith(_PACKAGE)]
+    return outside[-1] if outside else None
+
+
+def _where(frame: traceback.FrameSummary | None) -> str:
+    if frame is None:
+        return ""
+    text = f" at {_display(frame.filename)}:{frame.lineno}"
+    return text + (f"\n    {frame.lineno} | {frame.line.strip()}" if frame.line else "")
+
+
+def describe_exception(error: BaseException, who: str, files: set[str], context: str = "", timeout: float | None = None) -> str:
+    """``your function 'loss' raised ZeroDivisionError at loss.py:5: division by zero``, with
+    the line's source; ``who`` names the function (``"function 'loss'"``)."""
+    frame = _user_frame(error, files)
+    where = _where(frame)
+    first, _, rest = where.partition("\n")
+    rest = f"\n{rest}" if rest else ""
+    tail = f" ({context})" if context else ""
+    if isinstance(error, _Timeout):
+        context = f" {context}" if context else ""
+        return f"your {who} did not return within {timeout:g} s (--timeout {timeout:g}){context}; it was running{first}{rest}"
+    if isinstance(error, SystemExit):
+        return f"your {who} called sys.exit({error.code!r}){first}{tail}: a loss or gradient must return, not exit{rest}"
+    message = str(error)
+    return f"your {who} raised {type(error).__name__}{first}{': ' + message if message else ''}{tail}{rest}"
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Interrupt the code inside after ``seconds`` (raising ``_Timeout`` in it).
+
+    Implemented with ``signal.setitimer(ITIMER_REAL)`` and ``SIGALRM``, so only on Unix and on
+    the main thread (where the command line runs); elsewhere, and for ``seconds`` None or 0, the
+    code runs without a limit. A running C function (a large NumPy operation) is interrupted
+    when it returns to Python.
+    """
+    if not _can_alarm(seconds):
+        yield
+        return
+    with _alarm_handler(seconds):
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _can_alarm(seconds: float | None) -> bool:
+    return bool(seconds) and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+def _alarm(signum: int, frame: Any) -> None:
+    raise _Timeout
+
+
+@contextlib.contextmanager
+def _alarm_handler(seconds: float | None) -> Iterator[None]:
+    """Install the SIGALRM handler of :func:`time_limit` for the block (once for a whole audit,
+    not once per call: the thousands of calls of the finite differences)."""
+    if not _can_alarm(seconds) or signal.getsignal(signal.SIGALRM) is _alarm:
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _first_change(before: np.ndarray, after: Any) -> str | None:
+    """None when ``after`` holds the values of ``before``; else where it differs."""
+    from . import backend
+
+    after = np.asarray(backend.to_numpy(as_data(after)))
+    if after.shape != before.shape:
+        return f"its shape changed from {before.shape} to {after.shape}"
+    if before.dtype.kind in "fc":
+        same = (after == before) | (np.isnan(after) & np.isnan(before))
+    else:
+        same = after == before
+    if np.all(same):
+        return None
+    index = tuple(int(i) for i in np.unravel_index(int(np.argmin(same)), before.shape))
+    was, now = before[index].item(), after[index].item()
+    return f"element {index} was {was!r} and became {now!r}" if index else f"its value {was!r} became {now!r}"
+
+
+class _UserCode:
+    """Calls into the user's loss and gradient: each call with fresh copies of the inputs (then
+    compared with the originals: MUTATES ITS INPUT), under the time limit, with every exception
+    turned into a :class:`UserCodeError` that names the function, the file and the line."""
+
+    def __init__(self, fn: Callable[..., Any], grad_fn: Callable[..., Any] | None, names: list[str], timeout: float | None) -> None:
+        self.fn, self.grad_fn, self.names, self.timeout = fn, grad_fn, names, timeout
+        self.files = {f for f in (_file_of(fn), _file_of(grad_fn) if grad_fn is not None else None) if f}
+        self.context = "at the inputs given"
+        self.fn_label = f"function {getattr(fn, '__name__', repr(fn))!r}"
+        self.grad_label = f"gradient {getattr(grad_fn, '__name__', repr(grad_fn))!r}"
+        self.fn_call = self.grad_call = None  # set by bind_names: how to pass the inputs
+
+    def run(self, who: str, call: Callable[[], Any]) -> Any:
+        try:
+            with time_limit(self.timeout):
+                return call()
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # noqa: BLE001 - SystemExit and the alarm are the user's too
+            message = describe_exception(error, who, self.files, self.context, self.timeout)
+            raise UserCodeError(message) from error
+
+    def _checked(
+        self, who: str, f: Callable[..., Any], caller: Any, arrays: Sequence[np.ndarray], wrap: Callable[[np.ndarray], Any]
+    ) -> Any:
+        copies = [wrap(x.copy()) for x in arrays]
+        out = self.run(who, lambda: caller(f, copies) if caller is not None else f(*copies))
+        for name, x, c in zip(self.names, arrays, copies):
+            change = _first_change(x, c)
+            if change is not None:
+                raise _Finding(Diagnosis(name, "mutates its input", f"your {who} changed {name} in place {self.context}: {change}"))
+        return out
+
+    def loss(self, arrays: Sequence[np.ndarray]) -> Any:
+        return self._checked(self.fn_label, self.fn, self.fn_call, arrays, lambda x: x)
+
+    def loss_on_tensors(self, arrays: Sequence[np.ndarray], wrt: Sequence[int]) -> tuple[list[Tensor], Any]:
+        tensors: list[Tensor] = []
+
+        def wrap(x: np.ndarray) -> Tensor:
+            tensors.append(Tensor(x, requires_grad=len(tensors) in wrt))
+            return tensors[-1]
+
+        return tensors, self._checked(self.fn_label, self.fn, self.fn_call, arrays, wrap)
+
+    def gradient(self, arrays: Sequence[np.ndarray]) -> Any:
+        return self._checked(self.grad_label, self.grad_fn, self.grad_call, arrays, lambda x: x)  # type: ignore[arg-type]
+
+    def value(self, arrays: Sequence[np.ndarray]) -> np.float64:
+        """The loss as one float64 (NOT A SCALAR otherwise)."""
+        return _as_scalar(self.loss(arrays), self.fn_label, self.context)
+
+
+def _as_scalar(out: Any, who: str, context: str) -> np.float64:
+    def refuse(what: str) -> _Finding:
+        return _Finding(Diagnosis("the loss", "not a scalar", f"your {who} returned {what} {context}"))
+
+    if out is None:
+        return _raise(refuse("None"))
+    if isinstance(out, str | bytes):
+        return _raise(refuse(f"a string ({out[:40]!r})"))
+    try:
+        from . import backend
+
+        value = np.asarray(backend.to_numpy(as_data(out)))
+    except Exception:  # noqa: BLE001 - anything that is not an array is refused below
+        return _raise(refuse(f"a {type(out).__name__}"))
+    if value.dtype.kind not in "iuf":
+        kinds = {"b": "a bool", "c": "a complex number", "U": "a string", "S": "bytes"}
+        kind = kinds.get(value.dtype.kind, f"a {type(out).__name__} of dtype {value.dtype}")
+        return _raise(refuse(kind if value.size == 1 else f"{kind} array of shape {value.shape}"))
+    if value.size != 1:
+        return _raise(refuse(f"an array of shape {value.shape} ({value.size} values)"))
+    return np.float64(value.reshape(()))
+
+
+def _raise(finding: _Finding) -> Any:
+    raise finding
+
+
+def _signature(fn: Callable[..., Any]) -> inspect.Signature | None:
+    try:
+        return inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+
+
+def _plan(fn: Callable[..., Any], names: list[str], label: str) -> tuple[list[str], Callable[..., Any]] | None:
+    """How to call ``fn`` with inputs named ``names``: the order of its parameters, and a caller
+    ``(f, values_in_that_order) -> f(...)``. None when ``fn`` has no readable signature.
+    Raises :class:`AuditUsageError` for a name that is no parameter or a parameter left out."""
+    sig = _signature(fn)
+    if sig is None:
+        return None
+    kinds = inspect.Parameter
+    params = list(sig.parameters.values())
+    named = {p.name: p for p in params if p.kind not in (kinds.VAR_POSITIONAL, kinds.VAR_KEYWORD)}
+    var_positional = any(p.kind is kinds.VAR_POSITIONAL for p in params)
+    var_keyword = any(p.kind is kinds.VAR_KEYWORD for p in params)
+    listing = f"{label}({', '.join(str(p) for p in params)})"
+    extra = [n for n in names if n not in named]
+    if extra and not (var_positional or var_keyword):
+        raise AuditUsageError(
+            f"--inputs names {extra[0]!r}, but {listing} has no parameter {extra[0]!r}; "
+            "name each input after the parameter it is passed as"
+        )
+    missing = [p.name for p in named.values() if p.default is p.empty and p.name not in names]
+    if missing:
+        raise AuditUsageError(
+            f"--inputs gives no {missing[0]!r}, a parameter of {listing} without a default; add {missing[0]}=dtype[shape]"
+        )
+    positional = [p for p in params if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)]
+    if extra and var_positional and not var_keyword:  # the extra inputs go to *args, in the order given
+        skipped = [p.name for p in positional if p.name not in names]
+        if skipped:
+            raise AuditUsageError(f"{listing} takes the extra inputs {', '.join(extra)} as *args, so {skipped[0]!r} must be given too")
+        by_position = [p.name for p in positional] + extra
+    else:
+        by_position = []
+        for p in positional:
+            if p.kind is kinds.POSITIONAL_ONLY and p.name in names:
+                by_position.append(p.name)
+    order = {p.name: i for i, p in enumerate(params)}
+    by_keyword = sorted((n for n in names if n not in by_position), key=lambda n: order.get(n, len(order)))
+    ordered = by_position + by_keyword
+    try:
+        sig.bind(*by_position, **dict.fromkeys(by_keyword))
+    except TypeError as error:
+        raise AuditUsageError(f"cannot pass --inputs {', '.join(names)} to {listing}: {error}") from None
+    count = len(by_position)
+
+    def caller(f: Callable[..., Any], values: Sequence[Any]) -> Any:
+        return f(*values[:count], **dict(zip(by_keyword, values[count:])))
+
+    return ordered, caller
+
+
+def bind_names(code: _UserCode, names: list[str]) -> list[str]:
+    """Match the input names to the parameters of the loss (and of the gradient): returns the
+    names in the order the gradient's results are expected (the loss's parameter order)."""
+    plan = _plan(code.fn, names, getattr(code.fn, "__name__", "the function"))
+    if plan is None:
+        return names
+    ordered, code.fn_call = plan
+    if code.grad_fn is not None:
+        try:
+            grad_plan = _plan(code.grad_fn, ordered, getattr(code.grad_fn, "__name__", "the gradient"))
+        except AuditUsageError:
+            grad_plan = None  # other parameter names: the inputs go in the loss's parameter order
+        if grad_plan is None:
+            code.grad_call = None
+        else:  # by name, whatever the order of the gradient's parameters
+            grad_order, grad_caller = grad_plan
+            permutation = [ordered.index(n) for n in grad_order]
+            code.grad_call = lambda f, values: grad_caller(f, [values[i] for i in permutation])
+    return ordered
+
+
+# ---------------------------------------------------------------------------------- the audit
 
 
 def audit(
@@ -224,6 +584,8 @@ def audit(
     eps: float = EPS,
     atol: float = ATOL,
     rtol: float = RTOL,
+    timeout: float | None = None,
+    match_names: bool = False,
 ) -> AuditReport:
     """Audit the gradient of a scalar loss ``fn(*inputs)``.
 
@@ -233,7 +595,8 @@ def audit(
         The loss: NumPy arrays in, a scalar out (or nploss Tensors in, a Tensor out when
         ``grad_fn`` is None, so that the engine differentiates it).
     example_inputs : sequence of array_like
-        A point at which to check. Integer inputs (labels) are not differentiated.
+        A point at which to check (no input may be empty). Integer inputs (labels) are not
+        differentiated.
     grad_fn : callable, optional
         The hand-written gradient: ``grad_fn(*inputs)`` returns the gradient with respect to each
         floating-point input (one array, or a sequence in input order).
@@ -244,17 +607,63 @@ def audit(
         Stressed inputs push bounded inputs to their bounds and scale unbounded ones.
     stress_scale : float
         How much to scale unbounded inputs for the extreme-input check (0 disables it).
+    timeout : float, optional
+        Seconds one call of ``fn`` or ``grad_fn`` may take (see :func:`time_limit`; None: no limit).
+    match_names : bool
+        Pass each input as the parameter of ``fn`` that ``names`` gives it (reordered to the
+        parameter order, which the gradients then follow) instead of by position; a name that is
+        no parameter, or a parameter without a default left out, raises :class:`AuditUsageError`.
 
     Returns
     -------
     AuditReport
         ``.passed``; ``str(report)`` explains every wrong gradient and how to fix it.
+
+    Raises
+    ------
+    UserCodeError
+        ``fn`` or ``grad_fn`` raised (``SystemExit`` included) or ran past ``timeout``; the
+        gradient has the wrong count or shapes; a NumPy ``fn`` without ``grad_fn``.
+    AuditUsageError
+        An empty input; names that do not match (with ``match_names``).
     """
     arrays = [np.array(as_data(x)) for x in example_inputs]
     arrays = [x.astype(np.float64) if x.dtype.kind == "f" else x for x in arrays]
     names = list(names) if names is not None else [f"input {i}" for i in range(len(arrays))]
     bounds = list(bounds) if bounds is not None else [None] * len(arrays)
-    ordinary, full = _check(fn, arrays, grad_fn, names, eps, atol, rtol)
+    if len(names) != len(arrays) or len(bounds) != len(arrays):
+        raise AuditUsageError(f"{len(arrays)} inputs but {len(names)} names and {len(bounds)} bounds")
+    for name, x in zip(names, arrays):
+        if x.size == 0:
+            raise AuditUsageError(f"input {name} is empty (shape {x.shape}): the audit needs at least one element in every input")
+    code = _UserCode(fn, grad_fn, names, timeout)
+    if match_names:
+        ordered = bind_names(code, names)
+        index = [names.index(n) for n in ordered]
+        arrays, bounds, names = [arrays[i] for i in index], [bounds[i] for i in index], ordered
+        code.names = names
+    try:
+        with _alarm_handler(timeout):
+            return _audit(code, arrays, names, bounds, stress_scale, eps, atol, rtol)
+    except _Finding as finding:
+        return AuditReport(None, None, [finding.diagnosis])
+
+
+def _audit(
+    code: _UserCode,
+    arrays: list[np.ndarray],
+    names: list[str],
+    bounds: list[Any],
+    stress_scale: float,
+    eps: float,
+    atol: float,
+    rtol: float,
+) -> AuditReport:
+    with np.errstate(all="ignore"):
+        value = code.value(arrays)
+    if not np.isfinite(value):
+        raise _Finding(Diagnosis("the loss", "not finite", f"the loss is {value} at the inputs given"))
+    ordinary, full = _check(code, arrays, names, eps, atol, rtol)
     report = AuditReport(ordinary, None)
     if not ordinary.passed:
         for check, (a, n, kinks) in zip(ordinary.inputs, full):
@@ -262,19 +671,50 @@ def audit(
                 kind, detail = classify(a, n, arrays, kinks, atol, rtol)
                 report.diagnoses.append(_diagnosis(check.name, kind, detail, a, n, atol, rtol))
         return report
-    if stress_scale:
-        extreme = stress(arrays, bounds, stress_scale)
-        try:
-            stressed, full_stressed = _check(fn, extreme, grad_fn, names, eps, atol, rtol)
-        except (FloatingPointError, OverflowError, ZeroDivisionError) as error:
-            report.diagnoses.append(Diagnosis(names[0], "overflow", f"raised {type(error).__name__}: {error}"))
+    if not stress_scale:
+        return report
+    extreme = stress(arrays, bounds, stress_scale)
+    code.context = f"at the extreme inputs of the stress check (--stress-scale {stress_scale:g}; 0 turns it off)"
+    try:
+        return _stressed(code, report, extreme, names, stress_scale, eps, atol, rtol)
+    except _Finding as finding:  # a code verdict at the extreme inputs: keep the ordinary check
+        report.diagnoses.append(finding.diagnosis)
+        return report
+
+
+def _stressed(
+    code: _UserCode,
+    report: AuditReport,
+    extreme: list[np.ndarray],
+    names: list[str],
+    stress_scale: float,
+    eps: float,
+    atol: float,
+    rtol: float,
+) -> AuditReport:
+    try:
+        with np.errstate(all="ignore"):
+            value = code.value(extreme)
+        stressed, full_stressed = _check(code, extreme, names, eps, atol, rtol)
+    except UserCodeError as error:
+        if isinstance(error.__cause__, FloatingPointError | OverflowError | ZeroDivisionError):
+            report.diagnoses.append(Diagnosis(names[0], "overflow", str(error).partition("\n")[0].removeprefix("your ")))
             return report
-        report.stressed = stressed
-        for check, (a, n, _) in zip(stressed.inputs, full_stressed):
-            finite_numeric = np.all(np.isfinite(n))
-            if not np.all(np.isfinite(a)) or (finite_numeric and not check.passed):
-                detail = "NaN or inf at extreme inputs" if not np.all(np.isfinite(a)) else "wrong at extreme inputs"
-                report.diagnoses.append(_diagnosis(check.name, "overflow", detail, a, n, atol, rtol))
+        raise
+    report.stressed = stressed
+    if not np.isfinite(value):
+        overflowing = [n for n, x in zip(names, extreme) if x.dtype.kind == "f" and not np.all(np.isfinite(x))]
+        why = f"; the extreme inputs themselves overflow ({', '.join(overflowing)} times {stress_scale:g})" if overflowing else ""
+        report.diagnoses.append(Diagnosis("the loss", "not finite", f"the loss is {value} at the extreme inputs{why}"))
+        return report
+    for check, (a, n, _) in zip(stressed.inputs, full_stressed):
+        if not np.all(np.isfinite(a)):
+            report.diagnoses.append(_diagnosis(check.name, "overflow", "NaN or inf at extreme inputs", a, n, atol, rtol))
+        elif not np.all(np.isfinite(n)):
+            detail = "the finite differences are NaN or inf at the extreme inputs: the loss overflows within a step of them"
+            report.diagnoses.append(_diagnosis(check.name, "not finite", detail, a, n, atol, rtol))
+        elif not check.passed:
+            report.diagnoses.append(_diagnosis(check.name, "overflow", "wrong at extreme inputs", a, n, atol, rtol))
     return report
 
 
@@ -286,28 +726,104 @@ def _diagnosis(name: str, kind: str, detail: str, a: np.ndarray, n: np.ndarray, 
     return Diagnosis(name, kind, detail, where, float(a[where]), float(n[where]))
 
 
-def _analytic(fn: Callable[..., Any], arrays: list[np.ndarray], grad_fn: Callable[..., Any] | None, wrt: list[int]) -> list[np.ndarray]:
-    if grad_fn is None:
-        grads = engine_gradients(fn, arrays, wrt, np.ones(()))
-        return [np.zeros(arrays[i].shape) if g is None else g.numpy() for i, g in zip(wrt, grads)]
-    result = grad_fn(*[x.copy() for x in arrays])
-    result = [result] if len(wrt) == 1 and not isinstance(result, list | tuple) else list(result)
+def _expected(names: list[str], arrays: list[np.ndarray], wrt: list[int]) -> str:
+    """``one gradient per floating-point input: logits; labels is an integer input``."""
+    floats = ", ".join(names[i] for i in wrt) or "none"
+    others = [names[i] for i in range(len(arrays)) if i not in wrt]
+    text = f"one gradient per floating-point input, in this order: {floats}"
+    if others:
+        text += f"; {', '.join(others)} {'is an integer input' if len(others) == 1 else 'are integer inputs'} (no gradient)"
+    return text
+
+
+def _analytic(code: _UserCode, arrays: list[np.ndarray], names: list[str], wrt: list[int]) -> list[np.ndarray]:
+    if code.grad_fn is None:
+        return _engine(code, arrays, names, wrt)
+    result = code.gradient(arrays)
+    who = f"your {code.grad_label}"
+    if result is None:
+        raise UserCodeError(f"{who} returned None; expected {_expected(names, arrays, wrt)}")
+    if isinstance(result, list | tuple):
+        result = list(result)
+    elif len(wrt) == 1:
+        result = [result]
+    else:
+        shape = getattr(as_data(result), "shape", None)
+        raise UserCodeError(
+            f"{who} returned one {type(result).__name__}" + (f" of shape {shape}" if shape is not None else "")
+            + f"; expected a tuple of {len(wrt)} arrays, {_expected(names, arrays, wrt)}"
+        )
     if len(result) != len(wrt):
-        raise ValueError(f"grad_fn returned {len(result)} gradients for {len(wrt)} floating-point inputs")
-    return [np.asarray(as_data(g), dtype=np.float64) for g in result]
+        raise UserCodeError(f"{who} returned {len(result)} gradients; expected {_expected(names, arrays, wrt)}")
+    out = []
+    for i, g in zip(wrt, result):
+        if g is None:  # no gradient: zero (as check_grad reads it)
+            out.append(np.zeros(arrays[i].shape))
+            continue
+        try:
+            a = np.asarray(as_data(g), dtype=np.float64)
+        except (TypeError, ValueError):
+            raise UserCodeError(
+                f"{who} returned a {type(g).__name__} as the gradient of {names[i]}, not an array of numbers; "
+                f"expected {_expected(names, arrays, wrt)}"
+            ) from None
+        if a.shape != arrays[i].shape:
+            raise UserCodeError(
+                f"{who} returned a gradient of shape {a.shape} for {names[i]}, which has shape {arrays[i].shape}: "
+                f"each gradient has the shape of its input; expected {_expected(names, arrays, wrt)}"
+            )
+        out.append(a)
+    return out
+
+
+_NEEDS_GRAD = (
+    "without --grad the audit differentiates the loss with nploss's engine, which needs it written with "
+    "nploss Tensor operations (nploss.autograd: ag.exp, ag.log, ag.sum, ...); pass its hand-written gradient "
+    "with --grad FILE.py:GRADIENT, or write the loss on nploss Tensors"
+)
+
+
+def _engine(code: _UserCode, arrays: list[np.ndarray], names: list[str], wrt: list[int]) -> list[np.ndarray]:
+    """The engine's gradient of the user's loss, called on Tensors."""
+    try:
+        tensors, out = code.loss_on_tensors(arrays, wrt)
+    except UserCodeError as error:
+        cause = error.__cause__
+        if isinstance(cause, _Timeout | SystemExit):
+            raise
+        frame = _where(_user_frame(cause, code.files)).partition("\n")[0] if cause is not None else ""
+        raise UserCodeError(
+            f"your {code.fn_label} works on NumPy arrays but raised {type(cause).__name__}{frame} on nploss Tensors "
+            f"({cause}): {_NEEDS_GRAD}"
+        ) from cause
+    if not isinstance(out, Tensor):
+        raise UserCodeError(
+            f"your {code.fn_label} returned a {type(out).__name__}, not an nploss Tensor, when called on Tensors: {_NEEDS_GRAD}"
+        )
+    if out.size != 1:
+        raise _Finding(Diagnosis("the loss", "not a scalar", f"your {code.fn_label} returned a Tensor of shape {out.shape} on Tensors"))
+    if not wrt:
+        return []
+    if not out.requires_grad:
+        raise UserCodeError(
+            f"the Tensor your {code.fn_label} returned does not depend on its floating-point inputs through "
+            f"nploss operations (it was computed from .data or NumPy arrays): {_NEEDS_GRAD}"
+        )
+    who = f"{code.fn_label}, differentiated by the engine,"
+    grads = code.run(who, lambda: grad(out, [tensors[i] for i in wrt], grad_outputs=Tensor(np.ones(out.shape)), allow_unused=True))
+    return [np.zeros(arrays[i].shape) if g is None else np.asarray(g.numpy(), dtype=np.float64) for i, g in zip(wrt, grads)]
 
 
 def _check(
-    fn: Callable[..., Any], arrays: list[np.ndarray], grad_fn: Callable[..., Any] | None, names: list[str], eps: float, atol: float, rtol: float
+    code: _UserCode, arrays: list[np.ndarray], names: list[str], eps: float, atol: float, rtol: float
 ) -> tuple[GradCheckResult, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
     """check_grad, keeping the full analytic and numerical arrays the classification needs."""
     wrt = floating_inputs(arrays)
     checks, full = [], []
     with np.errstate(all="ignore"):  # overflow is a finding here, not a warning
-        for i, a in zip(wrt, _analytic(fn, arrays, grad_fn, wrt)):
-            forward, backward_, central = one_sided_and_central(fn, arrays, i, np.ones(()), eps)
-            if a.shape != forward.shape:
-                raise ValueError(f"the gradient of {names[i]} has shape {a.shape}, but {names[i]} has shape {forward.shape}")
+        analytic = _analytic(code, arrays, names, wrt)
+        for i, a in zip(wrt, analytic):
+            forward, backward_, central = one_sided_and_central(lambda *xs: code.value(xs), arrays, i, np.ones(()), eps)
             checks.append(compare(names[i], a, forward, backward_, atol, rtol))
             full.append((a, central, kink_mask(forward, backward_, atol, rtol)))
     return GradCheckResult(checks, order=1), full
@@ -316,6 +832,9 @@ def _check(
 # ------------------------------------------------------------------------ command-line helpers
 
 _DTYPES = {"float64": "float64", "float32": "float32", "double": "float64", "float": "float64", "int": "int64", "int64": "int64", "int32": "int32"}
+
+#: The most elements ``--inputs`` may ask for, over all inputs (checked before allocating).
+MAX_ELEMENTS = 10**8
 
 
 def _split_top_level(text: str) -> list[str]:
@@ -341,12 +860,17 @@ def parse_inputs(spec: str, seed: int = 0) -> tuple[list[str], list[np.ndarray],
     ``<K`` (labels in 0..K-1, default 2); floats may take ``in(lo,hi)``, a bounded domain
     (sampled uniformly inside, and pushed to its bounds by the extreme-input check). Unbounded
     floats are standard normal. Returns names, arrays and bounds.
+
+    Refused with a ``ValueError`` naming the input: a name given twice, an empty shape (an axis
+    of 0), more than :data:`MAX_ELEMENTS` elements in all (before anything is allocated),
+    bounds that are not finite, and a number of classes the dtype cannot hold.
     """
     import re
 
     rng = np.random.default_rng(seed)
-    pattern = re.compile(r"^(\w+)\s*=\s*(\w+)\s*\[([\d,\s]*)\]\s*(?:<\s*(\d+)|in\s*\(\s*([-+\d.eE]+)\s*,\s*([-+\d.eE]+)\s*\))?$")
-    names, arrays, bounds = [], [], []
+    pattern = re.compile(r"^(\w+)\s*=\s*(\w+)\s*\[([\d,\s]*)\]\s*(?:<\s*(\d+)|in\s*\(\s*([-+\w.]+)\s*,\s*([-+\w.]+)\s*\))?$")
+    entries = []
+    total = 0
     for entry in _split_top_level(spec):
         match = pattern.match(entry)
         if not match:
@@ -355,19 +879,44 @@ def parse_inputs(spec: str, seed: int = 0) -> tuple[list[str], list[np.ndarray],
                 "integers or in(lo,hi) for floats, e.g. 'pred=float64[32,10], target=int[32]<10'"
             )
         name, dtype, shape_text, classes, lo, hi = match.groups()
+        if name in (e[0] for e in entries):
+            raise ValueError(f"input {name} is given twice in --inputs")
         if dtype not in _DTYPES:
             raise ValueError(f"input {name}: unknown dtype {dtype!r}; use one of {', '.join(sorted(_DTYPES))}")
         shape = tuple(int(s) for s in shape_text.replace(" ", "").split(",") if s)
+        size = math.prod(shape)
+        if size == 0:
+            raise ValueError(f"input {name} has no elements (shape {shape}): the audit needs at least one element in every input")
+        total += size
+        if total > MAX_ELEMENTS:
+            raise ValueError(
+                f"input {name}: {dtype}[{shape_text}] is {size:,} elements; --inputs allows at most {MAX_ELEMENTS:,} "
+                "in all (and the finite differences call your function twice per floating-point element: a few "
+                "hundred elements check the same formula)"
+            )
+        entries.append((name, dtype, shape, classes, lo, hi))
+    names, arrays, bounds = [], [], []
+    for name, dtype, shape, classes, lo, hi in entries:
         kind = _DTYPES[dtype]
         if kind.startswith("int"):
             if lo is not None:
                 raise ValueError(f"input {name}: in(lo,hi) is for floats; integers take <K")
-            arrays.append(rng.integers(0, int(classes or 2), shape).astype(kind))
+            k = int(classes or 2)
+            if not 1 <= k <= np.iinfo(kind).max:
+                raise ValueError(f"input {name}: <{classes} must be between 1 and {np.iinfo(kind).max} for {dtype}")
+            arrays.append(rng.integers(0, k, shape).astype(kind))
             bounds.append(None)
         elif lo is not None:
-            low, high = float(lo), float(hi)
+            try:
+                low, high = float(lo), float(hi)
+            except ValueError:
+                raise ValueError(f"input {name}: in({lo},{hi}) needs two numbers") from None
+            if not (math.isfinite(low) and math.isfinite(high)):
+                raise ValueError(f"input {name}: in({lo},{hi}) must have finite bounds (a float64 is at most about 1.8e308)")
             if not low < high:
                 raise ValueError(f"input {name}: in({lo},{hi}) is empty")
+            if not math.isfinite(high - low) or np.finfo(kind).max < max(abs(low), abs(high)):
+                raise ValueError(f"input {name}: in({lo},{hi}) is wider than {dtype} can sample")
             pad = 0.05 * (high - low)  # sample inside, away from the bounds the stress check uses
             arrays.append(rng.uniform(low + pad, high - pad, shape).astype(kind))
             bounds.append((low, high))
@@ -380,26 +929,60 @@ def parse_inputs(spec: str, seed: int = 0) -> tuple[list[str], list[np.ndarray],
     return names, arrays, bounds
 
 
-def load_callable(target: str) -> Callable[..., Any]:
-    """``"package.module:function"`` or ``"path/to/file.py:function"`` -> the function."""
+def load_callable(target: str, timeout: float | None = None) -> Callable[..., Any]:
+    """``"package.module:function"`` or ``"path/to/file.py:function"`` -> the function.
+
+    A file or module that cannot be found, or has no such function, raises ``ValueError``
+    (``FileNotFoundError``, ``ImportError``, ``AttributeError``); a syntax error in the file, or
+    an exception while it runs (``SystemExit`` and the ``timeout`` included), raises
+    :class:`UserCodeError` naming the file and the line.
+    """
     import importlib
     import importlib.util
-    import pathlib
     import sys
 
     module_name, sep, attribute = target.rpartition(":")
     if not sep or not module_name or not attribute:
         raise ValueError(f"expected MODULE:FUNCTION or FILE.py:FUNCTION, got {target!r}")
-    if module_name.endswith(".py") or "/" in module_name:
+    from_file = module_name.endswith(".py") or "/" in module_name
+    if from_file:
         path = pathlib.Path(module_name)
         if not path.is_file():
             raise FileNotFoundError(f"no such file: {path}")
+        files = {str(path.resolve())}
+    else:
+        try:
+            spec = importlib.util.find_spec(module_name)  # imports the parent packages
+        except (ModuleNotFoundError, ValueError):
+            spec = None
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # noqa: BLE001 - a parent package failed while being loaded
+            raise UserCodeError(describe_exception(error, f"module {module_name}", set(), "while it was being loaded")) from error
+        if spec is None:
+            raise ImportError(f"no module named {module_name!r} (for a file, write FILE.py:FUNCTION)")
+        files = {str(pathlib.Path(spec.origin).resolve())} if spec.origin else set()
+
+    def load() -> Any:
+        if not from_file:
+            return importlib.import_module(module_name)
         spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
         sys.modules.setdefault(path.stem, module)
         spec.loader.exec_module(module)  # type: ignore[union-attr]
-    else:
-        module = importlib.import_module(module_name)
+        return module
+
+    try:
+        with time_limit(timeout):
+            module = load()
+    except KeyboardInterrupt:
+        raise
+    except SyntaxError as error:  # the file's own, or one it imports
+        where = f"{_display(error.filename)}:{error.lineno}" if error.filename else module_name
+        line = f"\n    {error.lineno} | {error.text.strip()}" if error.text and error.text.strip() else ""
+        raise UserCodeError(f"{where}: {type(error).__name__}: {error.msg}{line}") from error
+    except BaseException as error:  # noqa: BLE001 - the file's code failed while being loaded
+        raise UserCodeError(describe_exception(error, f"file {module_name}", files, "while it was being loaded", timeout)) from error
     try:
         fn = getattr(module, attribute)
     except AttributeError:

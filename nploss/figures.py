@@ -37,7 +37,7 @@ from . import losses as L
 
 __all__ = [
     "GALLERY", "FAMILIES", "loss_gallery", "focal_vs_ce", "robust_regression", "loss_landscape", "train_toy_mlp",
-    "figure_functions", "write_all", "save",
+    "figure_functions", "write_all", "save", "read_fewshot_log", "FigureInputError",
 ]  # fmt: skip
 
 DPI = 100
@@ -375,18 +375,52 @@ def save(fig: Any, path: str | pathlib.Path) -> pathlib.Path:
     return path
 
 
+class FigureInputError(ValueError):
+    """An input of ``nploss figures`` that cannot be used (a ``--fewshot-log`` that is missing,
+    unreadable, empty or lacks a column); the command prints it and exits 2."""
+
+
+#: The columns of ``log.csv`` the few-shot figures draw.
+FEWSHOT_LOG_COLUMNS = ("episode", "ce", "var", "cov", "lambda_var", "lambda_cov", "accuracy", "cos_ce_var", "cos_ce_cov", "cos_var_cov")
+
+
+def read_fewshot_log(path: str | pathlib.Path) -> dict[str, np.ndarray]:
+    """The columns of a ``log.csv`` of ``nploss train``, or :class:`FigureInputError` saying why not."""
+    import csv
+
+    from .fewshot import figures as fewshot_figures
+
+    path = pathlib.Path(path)
+    what = f"--fewshot-log {path}"
+    if not path.exists():
+        raise FigureInputError(f"{what}: no such file (expected the log.csv that nploss train writes)")
+    if not path.is_file():
+        raise FigureInputError(f"{what}: not a file (expected the log.csv that nploss train writes)")
+    try:
+        log = fewshot_figures.read_log(path)
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise FigureInputError(f"{what}: cannot be read as a CSV file ({error})") from None
+    except (ValueError, TypeError) as error:  # no rows, a cell that is not a number, a short row
+        raise FigureInputError(f"{what}: not a training log of nploss train ({error or type(error).__name__})") from None
+    missing = [c for c in FEWSHOT_LOG_COLUMNS if c not in log]
+    if missing:
+        raise FigureInputError(f"{what}: no column {', '.join(missing)} (expected the log.csv that nploss train writes)")
+    return log
+
+
 def write_all(out: str | pathlib.Path = "figures", fast: bool = False, fewshot_log: str | pathlib.Path | None = None) -> list[pathlib.Path]:
     """Regenerate every figure into ``out``; returns the paths written, in order.
 
     ``fewshot_log``: a ``log.csv`` of ``nploss train``, which adds ``fewshot_dynamics.png`` and
-    ``fewshot_interference.png``.
+    ``fewshot_interference.png``; it is read first, and one that cannot be used raises
+    :class:`FigureInputError` before any figure is drawn.
     """
     out = pathlib.Path(out)
+    log = None if fewshot_log is None else read_fewshot_log(fewshot_log)
     paths = [save(make(), out / name) for name, make in figure_functions(fast).items()]
-    if fewshot_log is not None:
+    if log is not None:
         from .fewshot import figures as fewshot_figures
 
-        log = fewshot_figures.read_log(fewshot_log)
         paths.append(fewshot_figures.training_dynamics(log, out / "fewshot_dynamics.png"))
         paths.append(fewshot_figures.gradient_interference(log, out / "fewshot_interference.png"))
     return paths

@@ -80,6 +80,8 @@ def softmax_and_logsumexp(xp: Any, x: Any, axis: int = -1) -> tuple[Any, Any]:
 def _finite_max(xp: Any, x: Any, axis: Any) -> Any:
     r"""The shift of the exponentials: the maximum over ``axis`` (keepdims), or 0 where it is not
     finite (an all :math:`-\infty` row then stays :math:`e^{-\infty} = 0` instead of NaN)."""
+    if x.size == 0:  # a maximum of nothing: any shift will do for an empty sum
+        return xp.zeros(tuple(1 if axis is None or i == axis % x.ndim else n for i, n in enumerate(x.shape)), dtype=x.dtype)
     m = xp.max(x, axis=axis, keepdims=True)
     return xp.where(xp.isfinite(m), m, 0)
 
@@ -125,6 +127,15 @@ class ArrayNamespace:
 
     def softmax(self, x: Any, axis: int = -1) -> Any:
         return softmax(self.module, x, axis=axis)
+
+    def sum_to(self, x: Any, shape: Any) -> Any:
+        """``x`` summed down to ``shape``: the adjoint of broadcasting (as ``nploss.autograd.sum_to``)."""
+        shape = tuple(shape)
+        if x.shape == shape:
+            return x
+        lead = x.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+        return self.module.sum(x, axis=axes, keepdims=True).reshape(shape)
 
     def square(self, x: Any) -> Any:
         return x * x

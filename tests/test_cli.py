@@ -131,3 +131,79 @@ def test_show_without_a_fast_path_and_an_unknown_loss(capsys):
     assert "fast path: none" in capsys.readouterr().out
     assert main(["show", "huberr"]) == 2
     assert "did you mean huber" in capsys.readouterr().err
+
+
+def test_the_report_draws_every_loss_of_the_registry(tmp_path, capsys):
+    """Issue 19: the slice figure left the domain of probabilities, variances and log-probabilities
+    (6 of 8 families crashed after the audit passed). Every registered loss gets its figure."""
+    families = sorted({s.family for s in REGISTRY.values()})
+    argv = ["audit", "--format", "markdown", "--report", str(tmp_path)]
+    assert main(argv + [a for f in families for a in ("--family", f)]) == 0
+    _, err = capsys.readouterr()
+    assert "no figure" not in err
+    readme = (tmp_path / "README.md").read_text()
+    assert "**No figure**" not in readme
+    for name in REGISTRY:
+        assert f"![{name}](figures/{name}.png)" in readme
+        assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 5000, name
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_the_slice_of_every_loss_stays_in_each_inputs_domain(name):
+    from nploss.report import SLICE_RANGE, slice_path
+
+    spec = REGISTRY[name]
+    x0, direction, paths, notes = slice_path(spec)
+    assert set(paths) <= set(spec.differentiable) and notes
+    for i, move in paths.items():
+        domain = spec.args[i].domain
+        for t in (-SLICE_RANGE, -0.5, 0.0, 1.0, SLICE_RANGE):
+            x, tangent = move(x0[i], direction[i], t)
+            assert np.all(np.isfinite(x)) and x.shape == tangent.shape == np.shape(x0[i])
+            if domain == "prob":
+                assert np.all((x >= 0) & (x <= 1))
+            elif domain == "positive":
+                assert np.all(x > 0)
+            elif domain in ("nonnegative", "weight"):
+                assert np.all(x >= 0)
+            elif domain == "simplex":
+                assert np.all(x >= 0) and np.allclose(x.sum(axis=-1), 1.0)
+            elif domain == "log_simplex":
+                assert np.all(x <= 0) and np.allclose(np.exp(x).sum(axis=-1), 1.0)
+            # the tangent is dx/dt (what the plotted derivative pairs with the gradient)
+            h = 1e-6
+            numeric = (move(x0[i], direction[i], t + h)[0] - move(x0[i], direction[i], t - h)[0]) / (2 * h)
+            assert np.allclose(tangent, numeric, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(move(x0[i], direction[i], 0.0)[0], x0[i])  # the slice passes through x0
+    for i, arg in enumerate(spec.args):
+        if arg.domain in ("label", "count", "sign", "binary"):
+            assert i not in paths  # labels and discrete targets never move
+
+
+def test_figures_with_a_missing_or_unreadable_fewshot_log_exit_2(tmp_path, capsys):
+    out = tmp_path / "figs"
+    assert main(["figures", "--fast", "--out", str(out), "--fewshot-log", str(tmp_path / "missing.csv")]) == 2
+    err = capsys.readouterr().err
+    assert f"nploss figures: --fewshot-log {tmp_path / 'missing.csv'}: no such file" in err
+    assert not out.exists()  # refused before drawing anything
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    assert main(["figures", "--fast", "--out", str(out), "--fewshot-log", str(tmp_path / "other.csv")]) == 2
+    assert "no column episode" in capsys.readouterr().err
+    (tmp_path / "empty.csv").write_text("episode,ce\n")
+    assert main(["figures", "--fast", "--out", str(out), "--fewshot-log", str(tmp_path / "empty.csv")]) == 2
+    assert "has no episodes" in capsys.readouterr().err
+    (tmp_path / "binary.csv").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    assert main(["figures", "--fast", "--out", str(out), "--fewshot-log", str(tmp_path / "binary.csv")]) == 2
+    assert "nploss figures: --fewshot-log" in capsys.readouterr().err
+    assert main(["figures", "--fast", "--out", str(out), "--fewshot-log", str(tmp_path)]) == 2
+    assert "not a file" in capsys.readouterr().err
+    run = subprocess.run([sys.executable, "-m", "nploss", "figures", "--fewshot-log", str(tmp_path / "missing.csv")],
+                         capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+
+
+def test_show_of_a_loss_whose_fast_path_is_its_reference_in_row_blocks(capsys):
+    assert main(["show", "mae"]) == 0
+    out = capsys.readouterr().out
+    assert "fast path: the reference formulas, in row blocks on threads" in out
+    assert "fast forward" not in out  # no second copy of the formulas to show

@@ -91,7 +91,7 @@ def _loss_and_gradients(spec, inputs, mode, on_device):
     return loss.data, [t.grad.data for t in tensors if isinstance(t, ag.Tensor)]
 
 
-@pytest.mark.parametrize("mode", ["fused", "composite"])
+@pytest.mark.parametrize("mode", ["fused", "reference", "composite"])
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_every_loss_on_the_device_gives_the_values_of_numpy(stand_in, name, mode):
     spec = REGISTRY[name]

@@ -308,11 +308,10 @@ def softplus(x: Any) -> Tensor:
 
 
 def relu(x: Any) -> Tensor:
-    r""":math:`\max(x, 0) = x \cdot [x > 0]`; its derivative is :math:`[x > 0]` (0 at 0)."""
+    r""":math:`\max(x, 0)`; its derivative is :math:`[x > 0]` (0 at 0). A NaN stays NaN, as in ``torch.relu``."""
     x = _lift(x)
     positive = x.data > 0
-    # x * [x > 0] rather than where(x > 0, x, 0): a NaN stays NaN, as in torch.relu
-    return make_node(x.data * positive, (x,), lambda g, out: (where(positive, g, 0.0),))
+    return make_node(_xp(x).maximum(x.data, 0), (x,), lambda g, out: (where(positive, g, 0.0),))
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:

@@ -185,7 +185,9 @@ class Tensor:
                 # VJPs may hand the same array to several inputs (add returns (g, g)) or pass
                 # grad_output through as a view: each leaf gets a gradient of its own, a copy,
                 # unless the VJP promised the array to this input alone (owned_gradient)
-                leaf.grad = g if create_graph or g in _owned else constant(g.data.copy())
+                owned = g in _owned
+                _owned.discard(g)  # promised to one input: a second leaf (add hands g to both) copies
+                leaf.grad = g if create_graph or owned else constant(g.data.copy())
             else:
                 leaf.grad = leaf.grad + g
 

@@ -31,6 +31,55 @@ class Episode:
         return len(self.classes)
 
 
+API_NAMES = {"ways": "ways=", "shots": "shots=", "queries": "queries="}
+
+
+def check_episode_size(
+    labels: np.ndarray,
+    ways: int,
+    shots: int,
+    queries: int,
+    groups: np.ndarray | None = None,
+    names: dict[str, str] | None = None,
+    where: str = "the data",
+    prefix: str = "",
+) -> None:
+    """Refuse episodes the data cannot give, with a message naming the setting and its limit.
+
+    ``ways`` classes of ``shots + queries`` images each are needed (all from one group when
+    ``groups``, a group per class, is given). ``names`` maps ``ways``/``shots``/``queries`` to how
+    the caller spells them before a value (``"shots="`` by default, ``"--shots "`` on the command
+    line); ``where`` names the data in the message.
+    """
+    n = {**API_NAMES, **(names or {})}
+    bare = {k: v.strip().rstrip("=") for k, v in n.items()}
+    classes, counts = np.unique(np.asarray(labels), return_counts=True)
+    need = shots + queries
+    most = int(counts.max()) if counts.size else 0
+    if need > most:
+        raise ValueError(
+            f"{prefix}{n['shots']}{shots} + {n['queries']}{queries} need {need} images of each class, but {where} has at most "
+            f"{most} images per class: {bare['shots']} + {bare['queries']} must be at most {most}"
+        )
+    enough = int((counts >= need).sum())
+    if ways > enough:
+        raise ValueError(
+            f"{prefix}{n['ways']}{ways}: {ways}-way episodes with {shots} shot{'s' * (shots != 1)} and {queries} quer{'ies' if queries != 1 else 'y'} need {ways} classes "
+            f"with at least {need} images each; {where} has {enough}: {bare['ways']} must be at most {enough}"
+        )
+    if groups is not None:
+        groups = np.asarray(groups)
+        if int(classes.min()) < 0 or len(groups) <= int(classes.max()):
+            raise ValueError(f"{prefix}groups has {len(groups)} entries (a group per class) but the labels run from {int(classes.min())} to {int(classes.max())}")
+        _, per_group = np.unique(groups[classes[counts >= need]], return_counts=True)
+        largest = int(per_group.max()) if per_group.size else 0
+        if ways > largest:
+            raise ValueError(
+                f"{prefix}{n['ways']}{ways} within one group: no group (script or alphabet) of {where} has {ways} classes with "
+                f"at least {need} images each; the largest has {largest}: {bare['ways']} must be at most {largest} for episodes within a group"
+            )
+
+
 class EpisodeSampler:
     """Draws episodes from ``images`` (M, H, W) with class ``labels`` (M,).
 
@@ -65,10 +114,16 @@ class EpisodeSampler:
         augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
     ) -> None:
         for name, value in (("ways", ways), ("shots", shots), ("queries", queries)):
-            if not isinstance(value, int | np.integer) or value < 1:
+            if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"EpisodeSampler: {name} must be a positive int, got {value!r}")
         if len(images) != len(labels):
             raise ValueError(f"EpisodeSampler: {len(images)} images but {len(labels)} labels")
+        self.within_group = float(within_group)
+        if not 0.0 <= self.within_group <= 1.0:
+            raise ValueError(f"EpisodeSampler: within_group must be a bool or a fraction in [0, 1], got {within_group!r}")
+        if self.within_group > 0 and groups is None:
+            raise ValueError("EpisodeSampler: within_group=True needs groups")
+        check_episode_size(labels, ways, shots, queries, groups if self.within_group > 0 else None, prefix="EpisodeSampler: ")
         self.images, self.ways, self.shots, self.queries = images, int(ways), int(shots), int(queries)
         self.augment = augment
         self.rng = np.random.default_rng(seed)
@@ -78,23 +133,11 @@ class EpisodeSampler:
         usable = counts >= need
         self.classes = classes[usable]
         self.members = {int(c): order[s : s + n] for c, s, n in zip(classes, starts, counts) if n >= need}
-        if len(self.classes) < ways:
-            raise ValueError(
-                f"EpisodeSampler: {ways}-way episodes with {shots} shots and {queries} queries need {ways} classes "
-                f"with at least {need} images each; the data has {len(self.classes)}"
-            )
-        self.within_group = float(within_group)
-        if not 0.0 <= self.within_group <= 1.0:
-            raise ValueError(f"EpisodeSampler: within_group must be a bool or a fraction in [0, 1], got {within_group!r}")
         self.pools: list[np.ndarray] = []
         if self.within_group > 0:
-            if groups is None:
-                raise ValueError("EpisodeSampler: within_group=True needs groups")
             groups = np.asarray(groups)[self.classes]
             self.pools = [self.classes[groups == g] for g in np.unique(groups)]
             self.pools = [p for p in self.pools if len(p) >= ways]
-            if not self.pools:
-                raise ValueError(f"EpisodeSampler: no group has {ways} classes with {need} images each")
 
     def sample(self) -> Episode:
         # (only a mix draws the coin, so all-coarse and all-fine runs keep their episode sequences)

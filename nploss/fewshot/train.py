@@ -311,8 +311,10 @@ class Trainer:
     @classmethod
     def resume(cls, path: str | pathlib.Path, data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, **overrides: Any) -> Trainer:
         """A trainer restored from a checkpoint (``overrides`` may extend ``episodes``)."""
-        arrays, meta = checkpoint.load(path)
+        arrays, meta = checkpoint.load(path)  # validated: meta's schema, the arrays' shapes, finite values
         config = TrainConfig(**{**meta["config"], **overrides})
+        if config.episodes < meta["episode"]:
+            raise ValueError(f"episodes={config.episodes} is fewer than the {meta['episode']} episodes checkpoint {path} has already trained")
         trainer = cls(config, data)
         optimizers = {"model": trainer.optimizer}
         extra = {}

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import autograd as ag
-from ..autograd import Tensor, as_data, is_grad_enabled, make_node
+from ..autograd import Tensor, is_grad_enabled, make_node
 from ..autograd.tensor import owned_gradient
 from ..backend import get_array_module
 from ..numerics import array_namespace
@@ -64,8 +64,7 @@ def apply_loss(spec: LossSpec, *inputs: Any, reduction: str = "mean", mode: str 
     composite graph) for Tensors. See the module docstring."""
     mode = _check_mode(mode)
     _validate.reduction(reduction, spec.reductions)
-    arrays = _as_arrays(inputs)
-    _validate.arity(spec, arrays)
+    arrays = _validate.as_arrays(spec, inputs)
     with_tensors = any(isinstance(x, Tensor) for x in inputs)
     if with_tensors and mode == "composite":
         return _composite(spec, inputs, arrays, reduction, params)
@@ -84,14 +83,6 @@ def _check_mode(mode: str | None) -> str:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}, got {mode!r}")
     return mode
-
-
-def _as_arrays(inputs: tuple[Any, ...]) -> list[Any]:
-    """The inputs as arrays of one array module: labels or targets given on the host join
-    inputs on the GPU (CuPy's kernels take no host arrays)."""
-    arrays = [as_data(x) if isinstance(x, Tensor) else get_array_module(x).asarray(x) for x in inputs]
-    module = get_array_module(*arrays)
-    return [a if get_array_module(a) is module else module.asarray(a) for a in arrays]
 
 
 def _validate_all(spec: LossSpec, arrays: list[Any], params: dict[str, Any]) -> None:
@@ -127,7 +118,7 @@ def _evaluate(spec: LossSpec, fast: Any, arrays: list[Any], params: dict[str, An
 def _record(spec: LossSpec, inputs: tuple[Any, ...], arrays: list[Any], params: dict[str, Any], reduction: str, evaluation: Evaluation) -> Tensor:
     """One node whose backward pass is the evaluation's, or, recorded (``create_graph=True``),
     the reference ``vjp`` on Tensors, so that the analytic gradient is differentiable again."""
-    tensors = [x if isinstance(x, Tensor) else Tensor(a) for x, a in zip(inputs, arrays)]
+    tensors = _tensors(inputs, arrays)
     parents = tuple(tensors[i] for i in spec.differentiable)
     if spec.reduces_itself:
         params = {**params, "reduction": reduction}
@@ -144,12 +135,18 @@ def _record(spec: LossSpec, inputs: tuple[Any, ...], arrays: list[Any], params: 
     return make_node(evaluation.value, parents, vjp)
 
 
+def _tensors(inputs: tuple[Any, ...], arrays: list[Any]) -> list[Tensor]:
+    """The inputs as Tensors: a Tensor given is used as it is (its gradient flows back), unless
+    the input policy converted its data (an integer Tensor, which has no gradient)."""
+    return [x if isinstance(x, Tensor) and x.data is a else Tensor(a) for x, a in zip(inputs, arrays)]
+
+
 def _composite(spec: LossSpec, inputs: tuple[Any, ...], arrays: list[Any], reduction: str, params: dict[str, Any]) -> Tensor:
     """The reference forward on Tensors: the engine records every primitive op."""
     _validate_all(spec, arrays, params)
     if spec.reduces_itself:
         params = {**params, "reduction": reduction}
-    tensors = [x if isinstance(x, Tensor) else Tensor(a) for x, a in zip(inputs, arrays)]
+    tensors = _tensors(inputs, arrays)
     unreduced = (spec.composite or spec.forward)(ag, *tensors, **params)
     if spec.reduces_itself:
         return unreduced

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .. import numerics
 from ..backend import get_array_module
 
 
@@ -54,6 +55,8 @@ def sigmoid(xp: Any, x: Any) -> Any:
     r""":math:`\sigma(x)` of a floating array, as :func:`nploss.numerics.sigmoid`: with
     :math:`e = e^{-|x|}`, the numerator (1 where x >= 0, e elsewhere) is :math:`\max(e, [x \ge 0])`
     since :math:`0 < e \le 1`, the same values as the reference's ``where`` without its branch."""
+    if x.ndim == 0:  # ufuncs give a scalar for a 0-d array, which takes no out=
+        return numerics.sigmoid(xp, x)
     e = xp.abs(x)
     xp.negative(e, out=e)
     xp.exp(e, out=e)

@@ -17,6 +17,8 @@ import math
 import numbers
 from typing import Any
 
+import numpy
+
 
 def _bounds_text(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
     """The range in words or interval notation: 'positive', 'non-negative', 'in (0, 0.5)', '>= 1'."""
@@ -45,7 +47,9 @@ def real(
 
     ``low``/``high`` are inclusive unless ``low_open``/``high_open``; ``finite=False`` admits
     ``inf`` where the loss has a meaning for it (a bound of a clamp, say)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if getattr(value, "shape", None) == () and getattr(value, "dtype", None) is not None and value.dtype.kind in "iuf":
+        value = value.item()  # a 0-d array of a number, as NumPy and PyTorch accept
+    if isinstance(value, (bool, numpy.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     v = float(value)
     if math.isnan(v) or (finite and math.isinf(v)):
@@ -59,7 +63,7 @@ def real(
 
 def integer(name: str, value: Any, *, low: int | None = None) -> int:
     """``value`` as an int, refused unless an integer (not a bool) of at least ``low``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if isinstance(value, (bool, numpy.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     if low is not None and value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -69,7 +73,7 @@ def integer(name: str, value: Any, *, low: int | None = None) -> int:
 def flag(name: str, value: Any) -> bool:
     """``value`` if it is ``True`` or ``False`` (NumPy's bools too); anything else is refused,
     so that ``'False'`` never passes as true."""
-    if not isinstance(value, bool) and type(value).__name__ != "bool_":
+    if not isinstance(value, (bool, numpy.bool_)):
         raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
     return bool(value)
 

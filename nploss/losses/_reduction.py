@@ -1,13 +1,15 @@
 r"""Reductions, written once: ``'none'``, ``'sum'`` and the (weighted) ``'mean'``, forwards and
 backwards, and the :class:`Evaluation` of a loss on arrays that ``apply_loss`` records.
 
-A mean-like reduction is ``sum(weights * unreduced)``: ``weights`` is ``1/n`` by default, or
+A mean-like reduction is ``sum(weights * unreduced)``: ``weights`` is ``1/n`` by default (NaN
+for an empty batch, as in PyTorch), or
 what the loss's ``reduction_weights`` says (PyTorch's class-weighted mean
 :math:`w_{y_i} / \sum_j w_{y_j}`, KL's ``'batchmean'``), so that every loss reduces alike.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -33,7 +35,13 @@ def reduction_weights(spec: LossSpec, reduction: str, arrays: list[Any], params:
         return None
     if spec.reduction_weights is not None:
         return spec.reduction_weights(array_namespace(get_array_module(*arrays)), reduction, *arrays, **params)
-    return 1.0 / max(size, 1)
+    return mean_weight(size)
+
+
+def mean_weight(count: int) -> float:
+    """``1 / count``, the weight of each term of a mean; NaN for a mean of nothing (an empty
+    batch), as PyTorch's ``'mean'`` gives, rather than a 0 that looks like a perfect fit."""
+    return 1.0 / count if count else math.nan
 
 
 def reduce(xp: Any, unreduced: Any, reduction: str, weights: Any) -> Any:

@@ -1,5 +1,5 @@
-r"""Helpers several loss families share, written once: constant parameter arrays, one-hot
-targets, and rows scaled to unit length. (The gradient of softmax cross entropy, which several
+r"""Helpers several loss families share, written once: constant parameter arrays, unbatched
+inputs, one-hot targets, and rows scaled to unit length. (The gradient of softmax cross entropy, which several
 families share too, lives with cross entropy: ``classification.cross_entropy.softmax_xent_vjp``.)
 """
 
@@ -19,6 +19,26 @@ def constant(x: Any, like: Any) -> Any:
     if x is None:
         return None
     return get_array_module(as_data(like)).asarray(as_data(x))
+
+
+def unbatched(loss: Any, inputs: dict[str, Any], ndims: dict[str, tuple[int, ...]], reduction: str) -> Any:
+    """``loss`` of one sample given without its batch axis, as PyTorch accepts (``(C,)`` logits
+    with a 0-d label; ``(D,)`` embeddings): the same loss on a batch of that one sample, and its
+    ``'none'`` result without the batch axis (a 0-d value), as PyTorch returns it. ``ndims``
+    gives the dimensions each named input may have for one sample."""
+    from .. import autograd as ag
+
+    for name, x in inputs.items():
+        if name in ndims and len(getattr(x, "shape", ())) not in ndims[name]:
+            allowed = " or ".join(f"{n}-d" for n in ndims[name])
+            raise ValueError(
+                f"{name} must be {allowed} for one sample without a batch axis, got shape {tuple(getattr(x, 'shape', ()))}"
+            )
+    batched = [ag.expand_dims(x, 0) if isinstance(x, ag.Tensor) else get_array_module(x).asarray(x)[None] for x in inputs.values()]
+    out = loss(*batched)
+    if reduction != "none":
+        return out
+    return ag.reshape(out, out.shape[1:]) if isinstance(out, ag.Tensor) else out[0]
 
 
 def one_hot(labels: Any, classes: int, axis: int, dtype: Any, ignore_index: int | None = None) -> Any:
@@ -49,4 +69,4 @@ def unit_rows_vjp(xp: Any, gu: Any, u: Any, r: Any) -> Any:
     return (gu - u * xp.sum(u * gu, axis=-1, keepdims=True)) / r
 
 
-__all__ = ["NORM_EPS", "constant", "one_hot", "unit_rows", "unit_rows_vjp"]
+__all__ = ["NORM_EPS", "constant", "unbatched", "one_hot", "unit_rows", "unit_rows_vjp"]

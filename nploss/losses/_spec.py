@@ -41,6 +41,7 @@ DOMAINS: dict[str, tuple[str, Callable[..., np.ndarray]]] = {
     "label": ("integer class labels in [0, C)", lambda rng, s, c: _labels(rng, s, c)),
     "sign": ("targets in {-1, +1}", lambda rng, s, c: rng.choice([-1.0, 1.0], s)),
     "binary": ("targets in [0, 1]", lambda rng, s, c: rng.integers(0, 2, s).astype(np.float64)),
+    "flag": ("flags: 0 or 1, or booleans", lambda rng, s, c: rng.integers(0, 2, s).astype(np.float64)),
     "positive": ("positive numbers", lambda rng, s, c: rng.uniform(0.2, 2.0, s)),
     "nonnegative": ("non-negative numbers", lambda rng, s, c: rng.poisson(2.0, s).astype(np.float64)),
     "count": ("non-negative integers", lambda rng, s, c: rng.poisson(2.0, s)),
@@ -64,6 +65,9 @@ class Arg:
     def __post_init__(self) -> None:
         if self.domain not in DOMAINS:
             raise ValueError(f"unknown domain {self.domain!r} for argument {self.name!r}")
+
+
+ROW_BLOCKS = "the reference formulas, in row blocks on threads for large inputs"  # FastPath.row_blocks's
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,7 @@ class FastPath:
             forward=lambda xp, *inputs, save, **params: (forward(xp, *inputs, **params), None),
             vjp=lambda xp, g, *inputs, saved, **params: vjp(xp, g, *inputs, **params),
             rowwise=True,
-            how="the reference formulas, in row blocks on threads for large inputs",
+            how=ROW_BLOCKS,
         )
 
 
@@ -181,7 +185,9 @@ class LossSpec:
         """The last paragraph of the public function's docstring (added at import, so that it
         follows the code wherever it moves)."""
         line = f"Source: {self.source}"
-        if self.fast is not None:
+        if self.fast is not None and self.fast.how == ROW_BLOCKS:
+            line += "; for large inputs evaluated in row blocks on threads"
+        elif self.fast is not None:
             line += f"; a fast path beside them (``nploss show {self.name}``)"
         return line + "."
 

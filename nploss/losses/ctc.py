@@ -194,6 +194,8 @@ def _check_scalars(log_probs: Any, blank: Any, zero_infinity: Any) -> None:
     if log_probs.shape[0] < 1:
         raise ValueError("log_probs must have at least one frame (T >= 1), got T = 0")
     classes = log_probs.shape[2]
+    if classes < 1:
+        raise ValueError("log_probs must have at least one class (the blank) on its last axis, got C = 0")
     if not 0 <= integer("blank", blank) < classes:
         raise ValueError(f"blank must be a class index in [0, {classes}), got {blank}")
     flag("zero_infinity", zero_infinity)
@@ -202,6 +204,8 @@ def _check_scalars(log_probs: Any, blank: Any, zero_infinity: Any) -> None:
 def _check_ctc(log_probs: Any, targets: Any, input_lengths: Any, target_lengths: Any, *, blank: int, zero_infinity: bool) -> None:
     _check_scalars(log_probs, blank, zero_infinity)
     time, n, classes = log_probs.shape
+    if n < 1:
+        raise ValueError("log_probs must hold at least one sequence (N >= 1), as PyTorch requires, got N = 0")
     if targets.ndim != 2 or targets.shape[0] != n:
         raise ValueError(f"targets must have shape (N, S) = ({n}, S) (padded), got {tuple(targets.shape)}")
     _integers("input_lengths", input_lengths, (n,), 0, time, "at most T frames")

@@ -107,6 +107,8 @@ def _check_policy_gradient(log_probs: Any, rewards: Any, *, gamma: float, baseli
     if log_probs.ndim not in (1, 2):
         raise ValueError(f"log_probs must be (T,) or (N, T), got shape {tuple(log_probs.shape)}")
     same_shape("log_probs", log_probs, "rewards", rewards)
+    if log_probs.shape[-1] < 1:
+        raise ValueError("log_probs must hold at least one step (T >= 1): returns are sums over the steps ahead, got T = 0")
     if normalize and log_probs.size < 2:
         raise ValueError("normalize=True needs at least two returns (their standard deviation)")
 
@@ -262,8 +264,6 @@ def _check_td(q_values: Any, actions: Any, rewards: Any, next_q_values: Any, don
         if tuple(x.shape) != n:
             raise ValueError(f"{name} must have shape {n}, one per transition, got {tuple(x.shape)}")
     same_shape("q_values", q_values, "next_q_values", next_q_values)
-    if bool(((dones != 0) & (dones != 1)).any()):
-        raise ValueError("dones must hold 0 or 1 (or booleans): whether the episode ended after the transition")
 
 
 def _td_edges() -> dict[str, Any]:
@@ -290,7 +290,7 @@ TD = register(
             Arg("actions", "label", ("N",), differentiable=False),
             Arg("rewards", "real", ("N",), differentiable=False),
             Arg("next_q_values", "real", ("N", "C"), differentiable=False),
-            Arg("dones", "binary", ("N",), differentiable=False),
+            Arg("dones", "flag", ("N",), differentiable=False),
         ),
         forward=_td_forward,
         vjp=_td_vjp,

@@ -67,7 +67,7 @@ def relu(x: Any) -> Tensor:
 
     def forward(block: tuple[Any, ...]) -> None:
         xp.greater(x.data[block], 0, out=mask[block])
-        xp.multiply(x.data[block], mask[block], out=data[block])
+        xp.maximum(x.data[block], 0, out=data[block])
 
     parallel.for_each_block(forward, x.shape, split, xp)
 

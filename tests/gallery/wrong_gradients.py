@@ -242,6 +242,33 @@ def focal_grad_constant_modulation(z, y, gamma=2.0):
     return -sign * (1 - pt) ** (gamma + 1) / z.size  # (1 - p_t)^gamma treated as a constant
 
 
+# --- 14: MSE whose gradient works in place ---------------------------------------------------
+def mse_grad_in_place(p, t):
+    p -= t  # reuses the caller's array: the prediction is now the error
+    return 2 * p / p.size, -2 * p / p.size
+
+
+# --- 15: mean Euclidean distance, with pairs that coincide ------------------------------------
+DA, DB = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
+DB[2] = DA[2]  # a pair at distance 0: the norm's kink
+
+
+def distance(a, b):
+    return np.mean(np.sqrt(np.sum((a - b) ** 2, axis=1)))
+
+
+def distance_grad(a, b):
+    d = np.sqrt(np.sum((a - b) ** 2, axis=1, keepdims=True))
+    g = np.divide(a - b, d, out=np.zeros_like(a), where=d > 0) / len(a)  # 0 at d = 0: a subgradient
+    return g, -g
+
+
+def distance_grad_0_over_0(a, b):
+    d = np.sqrt(np.sum((a - b) ** 2, axis=1, keepdims=True))
+    g = (a - b) / d / len(a)  # 0 / 0 = NaN where the pair coincides
+    return g, -g
+
+
 CASES = [
     Case("MSE missing 1/N", mse, mse_grad, lambda p, t: (2 * (p - t), -2 * (p - t)), [P, T], "wrong reduction"),
     Case("MSE with the sign flipped", mse, mse_grad, lambda p, t: (-2 * (p - t) / p.size, 2 * (p - t) / p.size), [P, T], "wrong sign"),
@@ -256,4 +283,6 @@ CASES = [
     Case("log-cosh through sinh/cosh", log_cosh, log_cosh_grad, log_cosh_grad_overflowing, [PL, TL], "overflow"),
     Case("mean over N*C differentiated as a mean over N", mse_rows, mse_grad, mse_rows_grad_batch_only, [P, T], "wrong reduction"),
     Case("focal loss with its modulating factor held constant", focal, focal_grad, focal_grad_constant_modulation, [ZF, YF], "wrong term"),
+    Case("MSE gradient computed in place", mse, mse_grad, mse_grad_in_place, [P, T], "mutates its input"),
+    Case("distance gradient dividing 0 by 0", distance, distance_grad, distance_grad_0_over_0, [DA, DB], "not finite"),
 ]

@@ -96,6 +96,11 @@ NPLOSS = {
     "keras-scce-3d-none": _call(L.sparse_categorical_cross_entropy, reduction="none"),
     "keras-scce-logits-mean": _call(L.sparse_categorical_cross_entropy, from_logits=True),
     "keras-scce-logits-3d-none": _call(L.sparse_categorical_cross_entropy, from_logits=True, reduction="none"),
+    # one sample without its batch axis, as PyTorch accepts
+    **{f"ce-unbatched-{r}": _call(L.cross_entropy, reduction=r) for r in ("mean", "none")},
+    "ce-unbatched-smoothing": _call(L.cross_entropy, label_smoothing=0.2),
+    "ce-unbatched-probabilities": _call(L.cross_entropy, reduction="none"),
+    "nll-unbatched": _call(L.nll, reduction="none"),
 }
 
 # The composite graph differentiates the clamped forward: the slope of the clamp at p in {0, 1}
@@ -257,16 +262,16 @@ def test_cross_entropy_ignore_index_and_label_smoothing_together_as_pytorch(seed
     assert float(mean) == pytest.approx(expected.sum() / w[y[keep]].sum(), rel=1e-12)
 
 
-def test_cross_entropy_with_nothing_to_average_is_zero_not_nan():
-    # deliberate difference: PyTorch returns NaN (0/0) for 'mean' when every label is ignored
+def test_cross_entropy_with_nothing_to_average_is_nan_as_in_pytorch():
+    # 'mean' divides by the total weight of the samples not ignored: 0/0 when there are none
     z = np.random.default_rng(0).standard_normal((3, C))
     for composite in (False, True):
         value, g = _value_and_grad(L.cross_entropy, z, np.full(3, -100), label_smoothing=0.1, composite=composite)
-        assert float(value) == 0.0
-        np.testing.assert_array_equal(g, 0.0)
-    # weights of 0 for every class present: the same
-    value = L.cross_entropy(z, np.array([0, 0, 1]), weight=np.array([0.0, 0.0, 1.0, 1.0]))
-    assert float(value) == 0.0
+        assert np.isnan(float(value))
+    # weights of 0 for every class present, and an empty batch: the same
+    assert np.isnan(float(L.cross_entropy(z, np.array([0, 0, 1]), weight=np.array([0.0, 0.0, 1.0, 1.0]))))
+    assert np.isnan(float(L.cross_entropy(np.zeros((0, C)), np.zeros(0, dtype=int))))
+    assert float(L.cross_entropy(np.zeros((0, C)), np.zeros(0, dtype=int), reduction="sum")) == 0.0
 
 
 @given(seed=SEEDS, shift=st.floats(-1e3, 1e3))
@@ -722,7 +727,8 @@ P = np.full((4, C), 0.25)
         (lambda: L.kl_div(np.log(P), P[:1]), ValueError, r"target must have the shape of input \(4, 4\), got \(1, 4\)"),
         (lambda: L.cross_entropy(Z, Y[:, None]), ValueError, r"target must hold one class label per sample, shape \(4,\) \(logits \(4, 4\) without its class axis 1\), got \(4, 1\)"),
         (lambda: L.nll(np.log(P), Y[:1]), ValueError, r"target must hold one class label per sample, shape \(4,\)"),
-        (lambda: L.cross_entropy(np.zeros(C), np.array(1)), ValueError, r"logits must have shape \(N, C\) or \(N, C, d1, ...\), got \(4,\)"),
+        (lambda: L.cross_entropy(np.zeros(C), np.array([1])), ValueError, r"target must be 0-d for one sample without a batch axis"),
+        (lambda: L.cross_entropy(np.zeros(()), np.array(1)), ValueError, r"logits must have shape \(N, C\) or \(N, C, d1, ...\), got \(\)"),
         (lambda: L.cross_entropy(Z, P[:, :1] * 0 + 1), ValueError, r"must have the shape of logits \(4, 4\), got \(4, 1\)"),
         (lambda: L.categorical_cross_entropy(P, np.eye(C)[:1]), ValueError, r"target must have the shape of probs \(4, 4\), got \(1, 4\)"),
         (lambda: L.categorical_cross_entropy(Z, np.eye(C)[:1], from_logits=True), ValueError, r"target must have the shape of probs \(4, 4\), got \(1, 4\)"),

@@ -177,3 +177,68 @@ def test_arrays_alone_save_nothing():
     inputs = spec.sample(np.random.default_rng(1))
     apply_loss(dataclasses.replace(spec, fast=FastPath(forward, spec.fast.vjp)), *inputs, **spec.params)
     assert asked == [False]
+
+
+def _n_d_inputs(name, rng):
+    """Inputs with more than two axes: (N, C, d) logits and (N, d) labels for cross entropy,
+    (N, C, d) values for the elementwise losses."""
+    shape = (4, 3, 5)
+    if name == "cross_entropy":
+        return [2 * rng.standard_normal(shape), rng.integers(0, 3, (4, 5))]
+    flat = REGISTRY[name].sample(rng, {"N": 60, "C": 1})
+    return [x.reshape(shape) for x in flat] if all(x.size == 60 for x in flat) else None
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+@pytest.mark.parametrize("name", FAST)
+def test_fast_path_equals_reference_on_n_d_inputs(name, reduction):
+    inputs = _n_d_inputs(name, np.random.default_rng(6))
+    if inputs is None:
+        pytest.skip(f"{name} takes no N-d input")
+    assert _worst_difference(REGISTRY[name], inputs, reduction) <= RTOL[np.float64]
+
+
+@pytest.mark.parametrize("name", [n for n in FAST if n != "cross_entropy"])
+def test_fast_path_equals_reference_on_0_d_inputs(name):
+    spec = REGISTRY[name]
+    inputs = [x.reshape(-1)[0].reshape(()) for x in spec.sample(np.random.default_rng(7), {"N": 1, "C": 1})]
+    for reduction in ("none", "mean"):
+        assert _worst_difference(spec, inputs, reduction) <= RTOL[np.float64]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", FAST)
+def test_fast_path_equals_reference_on_arrays(name, dtype):
+    """Without Tensors (no backward pass follows, nothing is saved): the values alone."""
+    spec = REGISTRY[name]
+    inputs = _cast(sample_away_from_kinks(spec, 8), dtype)
+    for reduction in ("none", "sum", "mean"):
+        fast = np.asarray(apply_loss(spec, *inputs, reduction=reduction, mode="fused", **spec.params))
+        reference = np.asarray(apply_loss(spec, *inputs, reduction=reduction, mode="reference", **spec.params))
+        assert fast.dtype == reference.dtype
+        np.testing.assert_allclose(fast, reference, rtol=RTOL[dtype], atol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32])
+@pytest.mark.parametrize("reduction", ["sum", "none"])
+@pytest.mark.parametrize("name", [n for n in FAST if REGISTRY[n].fast.rowwise])
+def test_fast_path_in_row_blocks_in_float32(name, reduction, dtype, monkeypatch):
+    spec = REGISTRY[name]
+    monkeypatch.setattr(_blocks, "MIN_ELEMENTS", 0)
+    monkeypatch.setattr(_blocks, "BLOCK_BYTES", 512)
+    inputs = _cast(spec.sample(np.random.default_rng(9), {"N": 600}), dtype)
+    assert len(_blocks.row_blocks(inputs, spec.params)) > 4
+    # the blocked sum adds the blocks' sums: float32 round-off of the order of summation
+    assert _worst_difference(spec, inputs, reduction) <= (2e-5 if reduction == "sum" else RTOL[dtype])
+
+
+def test_cross_entropy_fast_path_with_every_parameter_at_once():
+    spec = REGISTRY["cross_entropy"]
+    rng = np.random.default_rng(10)
+    logits, labels = 2 * rng.standard_normal((8, 4, 3)), rng.integers(0, 4, (8, 3))
+    labels[0, 0] = labels[5, 2] = -1  # ignored
+    params = {"weight": rng.uniform(0.5, 2, 4), "ignore_index": -1, "label_smoothing": 0.1}
+    spec_p = dataclasses.replace(spec, params=params)
+    for dtype in (np.float64, np.float32):
+        for reduction in ("none", "sum", "mean"):
+            assert _worst_difference(spec_p, [logits.astype(dtype), labels], reduction) <= RTOL[dtype]

@@ -61,6 +61,7 @@ NPLOSS = {
         for label in ("random", "ties")
         for r in ("mean", "none")
     },
+    **{f"multiclass_hinge-unbatched-{r}": _call(L.multiclass_hinge, reduction=r) for r in ("mean", "none")},  # (C,), as PyTorch
 }
 
 
@@ -426,8 +427,12 @@ def test_multiclass_bad_input(fn):
         fn(scores, np.array([[0], [1], [2]]))
     with pytest.raises(ValueError, match=r"target must have shape \(N,\) = \(3,\) .* got \(2,\)"):
         fn(scores, np.array([0, 1]))
-    with pytest.raises(ValueError, match=r"scores must have shape \(N, C\), got shape \(4,\)"):
-        fn(np.zeros(4), np.array([1]))
+    if fn is L.multiclass_hinge:  # (C,) scores are one sample, as in PyTorch: its label is 0-d
+        with pytest.raises(ValueError, match=r"target must be 0-d for one sample without a batch axis, got shape \(1,\)"):
+            fn(np.zeros(4), np.array([1]))
+    else:
+        with pytest.raises(ValueError, match=r"scores must have shape \(N, C\), got shape \(4,\)"):
+            fn(np.zeros(4), np.array([1]))
     with pytest.raises(ValueError, match="scores contains NaN"):
         fn(np.full((3, 4), np.nan), np.array([0, 1, 2]))
 

@@ -106,6 +106,11 @@ def _calls() -> dict:
         calls[f"center-{r}"] = lambda embeddings, labels, centers, r=r: L.center(
             embeddings, labels, centers, reduction=r
         )
+    # one pair or triplet of (D,) embeddings, as PyTorch accepts
+    for y in (1, -1):
+        calls[f"cosine_embedding-unbatched-y{y}"] = lambda x1, x2, y: L.cosine_embedding(x1, x2, y, margin=0.2, reduction="none")
+    for r in ("mean", "none"):
+        calls[f"triplet-unbatched-{r}"] = lambda anchor, positive, negative, r=r: L.triplet(anchor, positive, negative, reduction=r)
     return calls
 
 

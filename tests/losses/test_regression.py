@@ -72,6 +72,8 @@ NPLOSS = {
     "gaussian_nll-var-float": _call(L.gaussian_nll, var=0.7, reduction="none"),
     **{f"gaussian_nll-clamp-eps{e}": _call(L.gaussian_nll, eps=e, reduction="none") for e in (1e-6, 1e-2)},
     "gaussian_nll-clamp-mean": _call(L.gaussian_nll, full=True),
+    # targets broadcast against the prediction, as PyTorch's own samples do
+    **{f"gaussian_nll-target-{t}-{r}": _call(L.gaussian_nll, reduction=r) for t in ("keepdim", "fewer", "both") for r in ("mean", "none")},
     # tweedie
     **{f"tweedie-p{p}-none": _call(L.tweedie, power=p, reduction="none") for p in (1.1, 1.9)},
     **{f"tweedie-p1.5-{r}": _call(L.tweedie, power=1.5, reduction=r) for r in REDUCTIONS},
@@ -474,7 +476,7 @@ def test_gaussian_nll_bad_input():
         L.gaussian_nll(p, p, np.array([1.0, -0.1, 1.0]))
     with pytest.raises(ValueError, match="var contains NaN"):
         L.gaussian_nll(p, p, np.array([1.0, np.nan, 1.0]))
-    with pytest.raises(ValueError, match=r"target must have the shape of prediction \(3,\), got \(3, 1\)"):
+    with pytest.raises(ValueError, match=r"target must have the shape of prediction \(3,\) or broadcast to it .*got \(3, 1\)"):
         L.gaussian_nll(p, np.zeros((3, 1)), np.ones(3))
     with pytest.raises(ValueError, match="eps must be positive"):
         L.gaussian_nll(p, p, np.ones(3), eps=0.0)

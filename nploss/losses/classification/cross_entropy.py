@@ -15,6 +15,7 @@ one, its checks, the registry entry, then the public function.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from ...backend import get_array_module
 from .._apply import apply_loss
 from .._fast import subtract_at_labels
 from .._params import integer, real
-from .._shared import constant, one_hot
+from .._shared import constant, one_hot, unbatched
 from .._spec import Arg, FastPath, LossSpec, register
 from .._validate import class_weights
 from ._common import _along_classes, _as_array, _check_class_axis, _logit_edges
@@ -72,10 +73,10 @@ def _ce_labels(logits: Any, labels: Any, weight: Any, ignore_index: int) -> tupl
 
 def _ce_reduction_weights(xp: Any, reduction: str, scores: Any, target: Any, *, weight: Any, ignore_index: int, **_: Any) -> float:
     r"""PyTorch's weighted mean: divide by :math:`\sum_i w_{y_i}` over the samples not ignored
-    (the smoothing term too). With nothing left to average (every label ignored, or all their
-    weights 0) the mean is 0, where PyTorch returns NaN."""
+    (the smoothing term too). With nothing left to average (an empty batch, every label ignored,
+    or all their weights 0) the mean is NaN, as in PyTorch."""
     total = float(_ce_labels(scores, target, weight, ignore_index)[1].sum())
-    return 1.0 / total if total > 0 else 0.0
+    return 1.0 / total if total > 0 else math.nan
 
 
 def _ce_forward(xp: Any, logits: Any, target: Any, *, weight: Any, ignore_index: int, label_smoothing: float) -> Any:
@@ -216,9 +217,9 @@ def cross_entropy(
         the N (and d1, ...) positions. ``'none'`` gives 0 at ignored positions.
 
     Matches ``torch.nn.functional.cross_entropy``, values and gradients, for every combination of
-    ``weight``, ``ignore_index`` and ``label_smoothing``. One deliberate difference: when no
-    sample is left to average (every label ignored, or their weights all 0), ``'mean'`` returns
-    0 with a zero gradient, where PyTorch returns NaN (0/0).
+    ``weight``, ``ignore_index`` and ``label_smoothing``, also when no sample is left to average
+    (an empty batch, every label ignored, or their weights all 0): ``'mean'`` is then NaN (0/0),
+    as in PyTorch.
 
     Raises
     ------
@@ -238,6 +239,10 @@ def cross_entropy(
     >>> round(float(cross_entropy(z, np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]))), 6)  # one-hot
     0.634229
     """
+    if np.ndim(as_data(logits)) == 1:  # one sample, (C,), as PyTorch accepts
+        one = lambda z, t: cross_entropy(z, t, weight, ignore_index, label_smoothing, reduction)  # noqa: E731
+        probabilities = np.asarray(as_data(target)).dtype.kind == "f"  # (C,) class probabilities, else a 0-d label
+        return unbatched(one, {"logits": logits, "target": target}, {"target": (1,) if probabilities else (0,)}, reduction)
     weight = constant(weight, logits)
     data = as_data(target)
     if getattr(data, "dtype", None) is None:
@@ -443,5 +448,8 @@ def nll(log_probs: Any, target: Any, weight: Any = None, ignore_index: int = -10
     >>> round(float(nll(np.log(np.array([[0.7, 0.2, 0.1]])), np.array([1]))), 6)
     1.609438
     """
+    if np.ndim(as_data(log_probs)) == 1:  # one sample, (C,), as PyTorch accepts
+        one = lambda lp, t: nll(lp, t, weight, ignore_index, reduction)  # noqa: E731
+        return unbatched(one, {"log_probs": log_probs, "target": target}, {"target": (0,)}, reduction)
     weight = constant(weight, log_probs)
     return apply_loss(NLL, log_probs, target, reduction=reduction, weight=weight, ignore_index=ignore_index)

@@ -18,6 +18,7 @@ import numpy as np
 from .._apply import apply_loss
 from .._params import flag, real
 from .._shared import one_hot
+from .._reduction import mean_weight
 from .._spec import Arg, LossSpec, register
 from .._validate import in_range, same_shape
 from ._common import _check_class_axis
@@ -52,8 +53,8 @@ def _kl_vjp(xp: Any, g: Any, input: Any, target: Any, *, log_target: bool) -> tu
 
 def _kl_reduction_weights(xp: Any, reduction: str, input: Any, target: Any, **_: Any) -> float:  # noqa: A002
     if reduction == "batchmean":
-        return 1.0 / max(input.shape[0] if input.ndim else 1, 1)
-    return 1.0 / max(input.size, 1)
+        return mean_weight(input.shape[0] if input.ndim else 1)
+    return mean_weight(input.size)
 
 
 def _check_kl(input: Any, target: Any, *, log_target: Any) -> None:  # noqa: A002

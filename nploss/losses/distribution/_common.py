@@ -4,6 +4,8 @@ features as one row."""
 
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 
@@ -14,7 +16,7 @@ def column(xp: Any, g: Any, ndim: int) -> Any:
 
 def flat(xp: Any, x: Any) -> Any:
     """(N, ...) -> (N, features)."""
-    return xp.reshape(x, (x.shape[0], -1))
+    return xp.reshape(x, (x.shape[0], math.prod(x.shape[1:])))  # -1 is ambiguous for 0 rows
 
 
 __all__ = ["column", "flat"]

@@ -18,6 +18,7 @@ import numpy
 
 from .. import _params
 from .._apply import apply_loss
+from .._reduction import mean_weight
 from .._spec import Arg, LossSpec, register
 from .._validate import in_range, same_shape
 from ._common import column, flat
@@ -44,8 +45,8 @@ def _gaussian_kl_composite(xp: Any, mu: Any, logvar: Any) -> Any:
 
 def _kl_weights(xp: Any, reduction: str, mu: Any, logvar: Any) -> float:
     if reduction == "batchmean":
-        return 1.0 / max(mu.shape[0] if mu.ndim else 1, 1)
-    return 1.0 / max(mu.size, 1)
+        return mean_weight(mu.shape[0] if mu.ndim else 1)
+    return mean_weight(mu.size)
 
 
 def _check_gaussian(mu: Any, logvar: Any, **_: Any) -> None:

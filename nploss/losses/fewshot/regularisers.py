@@ -156,6 +156,8 @@ def _check_covariance(embeddings: Any, **_: Any) -> None:
             f"embeddings must hold at least 2 rows (N >= 2): the unbiased covariance divides by N - 1; "
             f"got shape {tuple(embeddings.shape)}"
         )
+    if embeddings.shape[1] < 1:
+        raise ValueError("embeddings must have at least one feature (D >= 1): the loss is a mean over D, got D = 0")
 
 
 COVARIANCE = register(

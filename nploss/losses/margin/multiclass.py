@@ -21,8 +21,8 @@ from ...autograd import as_data
 from ...backend import get_array_module
 from .._apply import apply_loss
 from .._params import real
+from .._shared import constant, unbatched
 from .._spec import Arg, LossSpec, register
-from .._shared import constant
 from .._validate import class_weights
 
 MULTICLASS = (Arg("scores", "logits", ("N", "C")), Arg("target", "label", ("N",), differentiable=False))
@@ -165,6 +165,9 @@ def multiclass_hinge(
     >>> round(float(multiclass_hinge(np.array([[2.0, 1.5, -1.0]]), np.array([0]))), 10)
     0.1666666667
     """
+    if np.ndim(as_data(scores)) == 1:  # one sample, (C,), as PyTorch accepts
+        one = lambda f, y: multiclass_hinge(f, y, margin, p, weight, reduction)  # noqa: E731
+        return unbatched(one, {"scores": scores, "target": target}, {"target": (0,)}, reduction)
     weight = constant(weight, scores)
     return apply_loss(MULTICLASS_HINGE, scores, target, reduction=reduction, margin=margin, p=p, weight=weight)
 

@@ -19,6 +19,8 @@ import numpy as np
 from ...autograd import as_data
 from .._apply import apply_loss
 from .._params import choice, flag, real
+from .._reduction import mean_weight
+from .._shared import unbatched
 from .._spec import Arg, LossSpec, register
 from .._validate import same_shape
 from ._common import (
@@ -141,7 +143,7 @@ def _contrastive_vjp(
 
 def _contrastive_weights(xp: Any, reduction: str, x1: Any, x2: Any, y: Any, **params: Any) -> Any:
     if reduction == "mean":
-        return 1.0 / max(x1.shape[0], 1)
+        return mean_weight(x1.shape[0])
     # avg_nonzero (pytorch-metric-learning's AvgNonZeroReducer): the mean of the positive pairs'
     # non-zero losses plus the mean of the negative pairs' non-zero losses
     loss = _contrastive_forward(xp, x1, x2, y, **params)
@@ -359,6 +361,9 @@ def cosine_embedding(x1: Any, x2: Any, y: Any, margin: float = 0.0, reduction: s
     0.853553
     """
     margin = real("margin", margin, low=-1.0, high=1.0)
+    if np.ndim(as_data(x1)) == 1:  # one pair, (D,) and a 0-d y, as PyTorch accepts
+        one = lambda a, b, s: cosine_embedding(a, b, s, margin, reduction)  # noqa: E731
+        return unbatched(one, {"x1": x1, "x2": x2, "y": y}, {"x2": (1,), "y": (0,)}, reduction)
     return apply_loss(COSINE_EMBEDDING, x1, x2, y, reduction=reduction, margin=margin)
 
 

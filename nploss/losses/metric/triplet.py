@@ -17,7 +17,7 @@ import numpy as np
 from ...autograd import as_data
 from .._apply import apply_loss
 from .._params import choice, flag, real
-from .._shared import one_hot
+from .._shared import one_hot, unbatched
 from .._spec import Arg, LossSpec, register
 from .._validate import same_shape
 from ._common import (
@@ -226,6 +226,9 @@ def triplet(
     margin = real("margin", margin, low=0.0, low_open=True)  # positive, as in PyTorch
     p = real("p", p, low=1.0)  # a norm
     eps = real("eps", eps, low=0.0)
+    if np.ndim(as_data(anchor)) == 1:  # one triplet, (D,) each, as PyTorch accepts
+        one = lambda a, q, n: triplet(a, q, n, margin, p, eps, swap, squared, reduction)  # noqa: E731
+        return unbatched(one, {"anchor": anchor, "positive": positive, "negative": negative}, {"positive": (1,), "negative": (1,)}, reduction)
     return apply_loss(
         TRIPLET, anchor, positive, negative, reduction=reduction, margin=margin, p=p, eps=eps,
         swap=flag("swap", swap), squared=flag("squared", squared),

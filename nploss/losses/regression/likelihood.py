@@ -235,11 +235,21 @@ def _gaussian_nll_vjp(
         grad_var = xp.sum(grad_var, axis=-1)
     elif layout != "same":
         grad_var = xp.sum(grad_var, axis=layout, keepdims=True)
-    return grad_prediction, -grad_prediction, grad_var
+    # a target broadcast against the prediction gets the sum over the axes it was repeated along
+    return grad_prediction, xp.sum_to(-grad_prediction, target.shape), grad_var
 
 
 def _gaussian_nll_check(prediction: Any, target: Any, var: Any, **_: Any) -> None:
-    same_shape("prediction", prediction, "target", target)
+    # PyTorch broadcasts the target against the prediction (NumPy's rules: trailing axes first)
+    try:
+        fits = np.broadcast_shapes(tuple(target.shape), tuple(prediction.shape)) == tuple(prediction.shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"target must have the shape of prediction {tuple(prediction.shape)} or broadcast to it "
+            f"(as PyTorch's gaussian_nll_loss), got {tuple(target.shape)}"
+        )
     if _var_layout(tuple(prediction.shape), tuple(var.shape)) is None:
         p = tuple(prediction.shape)
         raise ValueError(
