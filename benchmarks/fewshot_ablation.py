@@ -44,7 +44,7 @@ def lambda_by_granularity(trainer, config, episodes: int = 200) -> dict[str, flo
 
 
 def run(episodes: int = 1500) -> None:
-    from nploss.fewshot import EpisodeSampler, Trainer, TrainConfig
+    from nploss.fewshot import EpisodeSampler, TrainConfig, Trainer
     from nploss.fewshot.cli import eval_queries
     from nploss.fewshot.evaluate import evaluate
     from nploss.fewshot.train import load_split

@@ -43,7 +43,7 @@ def logsumexp(xp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     and the sum is at least 1 (no log of 0). Rows that are all :math:`-\infty` give
     :math:`-\infty` rather than NaN.
     """
-    m = _finite_max(xp, x, axis)
+    m = finite_max(xp, x, axis)
     with numpy.errstate(divide="ignore"):  # log(0) = -inf is the right answer for such rows
         out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
     if not keepdims:
@@ -54,30 +54,11 @@ def logsumexp(xp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 def softmax(xp: Any, x: Any, axis: int = -1) -> Any:
     r"""Softmax :math:`e^{x_i - m} / \sum_j e^{x_j - m}` with :math:`m = \max_j x_j`: one exponential
     per entry, and a denominator of at least 1 (the largest entry contributes :math:`e^0`)."""
-    e = xp.exp(x - _finite_max(xp, x, axis))
+    e = xp.exp(x - finite_max(xp, x, axis))
     return e / xp.sum(e, axis=axis, keepdims=True)
 
 
-def softmax_and_logsumexp(xp: Any, x: Any, axis: int = -1) -> tuple[Any, Any]:
-    r"""Softmax and log-sum-exp (kept dims) along ``axis``, from one exponential per entry:
-    with :math:`e_i = e^{x_i - m}` and :math:`s = \sum_i e_i`, the softmax is :math:`e_i / s` and
-    the log-sum-exp :math:`m + \log s`. Cross entropy's fast path keeps the first for its
-    backward pass, which then takes no exponential at all; the values are those of
-    :func:`softmax` and :func:`logsumexp`, bitwise."""
-    m = _finite_max(xp, x, axis)
-    e = x - m
-    if e.ndim and e.dtype.kind == "f":  # a fresh floating array: exponentiated and divided in place
-        xp.exp(e, out=e)
-    else:
-        e = xp.exp(e)
-    s = xp.sum(e, axis=axis, keepdims=True)
-    with numpy.errstate(divide="ignore"):  # an all -inf row: log(0) = -inf, as in logsumexp
-        lse = xp.log(s) + m
-    e /= s
-    return e, lse
-
-
-def _finite_max(xp: Any, x: Any, axis: Any) -> Any:
+def finite_max(xp: Any, x: Any, axis: Any) -> Any:
     r"""The shift of the exponentials: the maximum over ``axis`` (keepdims), or 0 where it is not
     finite (an all :math:`-\infty` row then stays :math:`e^{-\infty} = 0` instead of NaN)."""
     if x.size == 0:  # a maximum of nothing: any shift will do for an empty sum
@@ -118,9 +99,6 @@ class ArrayNamespace:
 
     def logsumexp(self, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
         return logsumexp(self.module, x, axis=axis, keepdims=keepdims)
-
-    def softmax_and_logsumexp(self, x: Any, axis: int = -1) -> tuple[Any, Any]:
-        return softmax_and_logsumexp(self.module, x, axis=axis)
 
     def log_softmax(self, x: Any, axis: int = -1) -> Any:
         return x - logsumexp(self.module, x, axis=axis, keepdims=True)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .audit import AuditRow, _gradients, _loss_fn, sample_away_from_kinks
+from .audit import AuditRow, _loss_fn, sample_away_from_kinks
 
 SCHEMA_VERSION = 1
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gallery.wrong_gradients import CASES
 
 from nploss.diagnosis import EXPLANATIONS, audit, classify
-
-from gallery.wrong_gradients import CASES
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

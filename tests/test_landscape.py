@@ -9,7 +9,6 @@ import pytest
 import nploss.autograd as ag
 from nploss import landscape, losses, nn
 
-
 # ---------------------------------------------------------------------------- a quadratic
 
 

@@ -268,7 +268,7 @@ def owned_gradient(data: Any) -> Tensor:
 def constant(data: Any) -> Tensor:
     """Wrap an array already of the right kind as a leaf that needs no gradient (no checks: the
     engine's fast path for constants and cotangents)."""
-    # one store per slot (a tuple assignment builds and unpacks a tuple: slower on this hot path)
+    # one store per slot, without __init__'s checks: constants are made for every op
     out = _new_tensor(Tensor)
     out.data = data
     out.grad = None

@@ -3,8 +3,8 @@ evaluation (see ``nploss train`` and ``nploss evaluate``)."""
 
 from .adaptive import EpisodeAdaptiveLambda, episode_statistics
 from .episodes import Episode, EpisodeSampler
-from .model import PrototypeRefiner, ProtoNet, conv4
-from .train import Trainer, TrainConfig, load_model
+from .model import ProtoNet, PrototypeRefiner, conv4
+from .train import TrainConfig, Trainer, load_model
 
 __all__ = [
     "ProtoNet", "PrototypeRefiner", "conv4", "Episode", "EpisodeSampler",

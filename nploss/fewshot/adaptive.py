@@ -42,8 +42,7 @@ from typing import Any
 import numpy as np
 
 from .. import autograd as ag
-from .. import backend
-from .. import nn
+from .. import backend, nn
 from ..autograd import Tensor
 
 LAMBDA_VAR_RANGE = (0.05, 0.3)

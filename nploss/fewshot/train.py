@@ -31,9 +31,8 @@ from typing import Any
 import numpy as np
 
 from .. import autograd as ag
-from .. import backend, heap
+from .. import backend, heap, nn, optim
 from .. import losses as L
-from .. import nn, optim
 from ..data.augment import random_affine
 from . import checkpoint
 from .adaptive import EpisodeAdaptiveLambda, episode_statistics

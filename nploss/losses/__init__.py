@@ -23,11 +23,25 @@ Each package holds one module per topic; each loss in it is one block: the refer
 and VJP (the textbook formula and its derivative), a fast path where one is worth having, the
 registry entry, the public function. The machinery every loss shares is written once:
 ``_spec`` (what a loss is), ``_apply`` (validate, forward, reduce, record), ``_reduction``,
-``_validate`` (array inputs), ``_params`` (scalar parameters), ``_shared`` (one-hot, softmax
-cross entropy's gradient, unit rows), ``_fast`` and ``_blocks`` (tools of the fast paths).
+``_validate`` (array inputs and the input policy), ``_params`` (scalar parameters), ``_shared``
+(one-hot, unit rows, unbatched inputs, the focal factor), ``_fast`` and ``_blocks`` (tools of the
+fast paths). Softmax cross entropy's gradient, which several families end in, lives with cross
+entropy (``classification.cross_entropy.softmax_xent_vjp``).
 """
 
-from . import classification, ctc, distribution, fewshot, margin, metric, metric_softmax, multitask, regression, rl, segmentation
+from . import (
+    classification,
+    ctc,
+    distribution,
+    fewshot,
+    margin,
+    metric,
+    metric_softmax,
+    multitask,
+    regression,
+    rl,
+    segmentation,
+)
 from ._apply import apply_loss, composite, reference
 from ._spec import REGISTRY, Arg, FastPath, LossSpec, register
 from .classification import *  # noqa: F403

@@ -3,6 +3,7 @@
 - :func:`collapse` lets a fast VJP fold its constants into one number instead of an array;
 - :func:`subtract_at_labels` subtracts one value per sample at its label, in place, where the
   reference subtracts a dense one-hot matrix;
+- :func:`softmax_and_logsumexp` gives both from one exponential per entry;
 - :func:`sigmoid` and :func:`relu` give the values of :mod:`nploss.numerics`'s, bitwise, with
   each operation in place on one temporary and without NumPy's slow paths (``where`` on random
   signs branches on every element; ``maximum`` against a scalar has no vectorised loop where
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import math
 from typing import Any
+
+import numpy
 
 from .. import numerics
 from ..backend import get_array_module
@@ -72,4 +75,24 @@ def relu(xp: Any, x: Any) -> Any:
     return xp.clip(x, 0, math.inf)
 
 
-__all__ = ["collapse", "subtract_at_labels", "sigmoid", "relu"]
+def softmax_and_logsumexp(xp: Any, x: Any, axis: int = -1) -> tuple[Any, Any]:
+    r"""Softmax and log-sum-exp (kept dims) along ``axis``, from one exponential per entry:
+    with :math:`e_i = e^{x_i - m}` and :math:`s = \sum_i e_i`, the softmax is :math:`e_i / s` and
+    the log-sum-exp :math:`m + \log s`, the exponentials taken and divided in place. Cross
+    entropy's fast path keeps the first for its backward pass, which then takes no exponential
+    at all; the values are those of :func:`nploss.numerics.softmax` and
+    :func:`~nploss.numerics.logsumexp`, bitwise."""
+    m = numerics.finite_max(xp, x, axis)
+    e = x - m
+    if e.ndim and e.dtype.kind == "f":  # a fresh floating array: exponentiated and divided in place
+        xp.exp(e, out=e)
+    else:
+        e = xp.exp(e)
+    s = xp.sum(e, axis=axis, keepdims=True)
+    with numpy.errstate(divide="ignore"):  # an all -inf row: log(0) = -inf, as in logsumexp
+        lse = xp.log(s) + m
+    e /= s
+    return e, lse
+
+
+__all__ = ["collapse", "subtract_at_labels", "sigmoid", "relu", "softmax_and_logsumexp"]

@@ -1,5 +1,6 @@
 r"""Helpers several loss families share, written once: constant parameter arrays, unbatched
-inputs, one-hot targets, and rows scaled to unit length. (The gradient of softmax cross entropy, which several
+inputs, the focal factor, labels in the scores' dtype, one-hot targets, and rows scaled to unit
+length. (The gradient of softmax cross entropy, which several
 families share too, lives with cross entropy: ``classification.cross_entropy.softmax_xent_vjp``.)
 """
 
@@ -41,6 +42,25 @@ def unbatched(loss: Any, inputs: dict[str, Any], ndims: dict[str, tuple[int, ...
     return ag.reshape(out, out.shape[1:]) if isinstance(out, ag.Tensor) else out[0]
 
 
+def focal_power(xp: Any, m: Any, gamma: float) -> Any:
+    r""":math:`m^\gamma`, the focal factor (:math:`m = 1 - p_t`), with a finite derivative where
+    :math:`m = 0` (a saturated sigmoid or softmax): there the engine's derivative of a power,
+    :math:`\gamma m^{\gamma - 1}`, is infinite for :math:`\gamma < 1`, and times
+    :math:`\partial m / \partial z = 0` it would make the composite gradient NaN. The inner
+    ``where`` evaluates the power at 1 instead, so its derivative there is finite and masked."""
+    if gamma == 0:
+        return 1.0
+    positive = m > 0.0
+    return xp.where(positive, xp.where(positive, m, 1.0) ** gamma, 0.0)
+
+
+def in_dtype_of(x: Any, like: Any) -> Any:
+    """``x`` (labels, signs: a constant) in the floating dtype of ``like``, so that float64 or
+    integer labels do not promote float32 scores."""
+    x, dtype = as_data(x), as_data(like).dtype
+    return x if x.dtype == dtype else x.astype(dtype)
+
+
 def one_hot(labels: Any, classes: int, axis: int, dtype: Any, ignore_index: int | None = None) -> Any:
     """``labels == c`` along a new class axis (1 as in PyTorch, -1 as in Keras), as ``dtype``;
     the rows of ignored labels are all zero. A constant (a plain array)."""
@@ -69,4 +89,4 @@ def unit_rows_vjp(xp: Any, gu: Any, u: Any, r: Any) -> Any:
     return (gu - u * xp.sum(u * gu, axis=-1, keepdims=True)) / r
 
 
-__all__ = ["NORM_EPS", "constant", "unbatched", "one_hot", "unit_rows", "unit_rows_vjp"]
+__all__ = ["NORM_EPS", "constant", "unbatched", "focal_power", "in_dtype_of", "one_hot", "unit_rows", "unit_rows_vjp"]

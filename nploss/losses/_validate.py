@@ -138,6 +138,12 @@ def in_range(name: str, x: Any, lo: float | None, hi: float | None, what: str) -
         raise ValueError(f"{name} must be {what}, got values from {float(x.min()):.6g} to {float(x.max()):.6g}")
 
 
+def matrix(name: str, x: Any, what: str = "(N, D)") -> None:
+    """A 2-D array: one row per sample (or class, or prototype)."""
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array {what}, got shape {tuple(x.shape)}")
+
+
 def class_weights(name: str, w: Any, classes: int) -> None:
     """Per-class weights (or focal ``alpha``): None, or a finite non-negative vector of length C."""
     if w is None:

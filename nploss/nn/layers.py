@@ -238,7 +238,7 @@ class _BatchNorm(Module):
                 raise ValueError(
                     f"{name}: training needs more than 1 value per channel, got input shape {tuple(x.shape)}"
                 )
-            # one node (the fused nploss.autograd.ops.batch_norm): the statistics with the
+            # one node (nploss.nn._fused.batch_norm, held to nploss.autograd.batch_norm): the statistics with the
             # biased variance, which is what normalises, and the affine map, with the analytic VJP
             weight = ag.reshape(self.weight, shape) if self.affine else None
             bias = ag.reshape(self.bias, shape) if self.affine else None

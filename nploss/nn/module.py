@@ -17,7 +17,6 @@ from typing import Any, NamedTuple
 from .. import backend
 from ..autograd import Tensor, as_data
 
-
 _REGISTRIES = ("_parameters", "_buffers", "_modules")
 
 

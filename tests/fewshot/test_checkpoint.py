@@ -20,7 +20,6 @@ import pytest
 from nploss.cli import main
 from nploss.fewshot import ProtoNet, Trainer, checkpoint
 from nploss.fewshot.checkpoint import CheckpointError
-
 from tests.fewshot.test_fewshot import TOY, tiny_config, toy_images
 
 

@@ -9,8 +9,15 @@ import numpy as np
 import pytest
 
 import nploss.autograd as ag
-from nploss.fewshot import EpisodeAdaptiveLambda, EpisodeSampler, ProtoNet, Trainer, TrainConfig, episode_statistics
-from nploss.fewshot import checkpoint
+from nploss.fewshot import (
+    EpisodeAdaptiveLambda,
+    EpisodeSampler,
+    ProtoNet,
+    TrainConfig,
+    Trainer,
+    checkpoint,
+    episode_statistics,
+)
 from nploss.fewshot.evaluate import evaluate, summarise
 from nploss.gradcheck import numerical_grad, relative_error
 

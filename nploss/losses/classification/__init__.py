@@ -9,8 +9,9 @@ r"""Classification losses: probabilistic losses of scores (logits) or probabilit
 | ``divergence`` | :func:`kl_div`, :func:`distillation` |
 | ``_common`` | the class-axis check, per-class vectors along axis 1, edge cases of logits |
 
-Each loss is one block: the formula and its derivative in the docstring, ``_x_forward`` and
-``_x_vjp`` right below, the registry entry, then the public function. Argument order is
+Each loss is one block: the reference ``_x_forward`` and ``_x_vjp`` (the formula and its
+derivative), its fast path where it has one, the registry entry, then the public function with
+the formula in its docstring. Argument order is
 ``(prediction, target)`` as in PyTorch, where the prediction is named by what it holds:
 ``logits`` (real scores, before a sigmoid or softmax), ``prediction``/``probs`` (probabilities)
 or ``log_probs``.
@@ -32,7 +33,7 @@ Conventions shared by the family:
 """
 
 # in the order of the old single module, which is the order of the registry and of the audit
-from .bce import binary_cross_entropy, binary_cross_entropy_with_logits
+from .bce import binary_cross_entropy, binary_cross_entropy_with_logits  # noqa: I001
 from .cross_entropy import cross_entropy, nll, soft_target_cross_entropy
 from .keras import categorical_cross_entropy, smooth_labels, sparse_categorical_cross_entropy
 from .focal import sigmoid_focal, softmax_focal

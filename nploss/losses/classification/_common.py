@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ...autograd import Tensor, as_data
+from ...autograd import Tensor
 from ...backend import get_array_module
 
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .._apply import apply_loss
 from .. import _fast as fast
-from .._spec import Arg, FastPath, LossSpec, register
+from .._apply import apply_loss
 from .._shared import constant
+from .._spec import Arg, FastPath, LossSpec, register
 from .._validate import finite, in_range, same_shape
 
 # PyTorch clamps the logarithms of binary_cross_entropy at -100: e^-100 is where that bites.

@@ -23,13 +23,12 @@ import numpy as np
 from ...autograd import as_data
 from ...backend import get_array_module
 from .._apply import apply_loss
-from .._fast import subtract_at_labels
+from .._fast import softmax_and_logsumexp, subtract_at_labels
 from .._params import integer, real
 from .._shared import constant, one_hot, unbatched
 from .._spec import Arg, FastPath, LossSpec, register
 from .._validate import class_weights
 from ._common import _along_classes, _as_array, _check_class_axis, _logit_edges
-
 
 # ------------------------------------------------------------------------------------ cross entropy
 
@@ -118,7 +117,7 @@ def _ce_forward_fast(xp: Any, logits: Any, target: Any, *, weight: Any, ignore_i
     if not save:
         lse = xp.logsumexp(logits, axis=1, keepdims=True)
         return _ce_from_logsumexp(xp, logits, lse, target, weight, ignore_index, label_smoothing), None
-    softmax, lse = xp.softmax_and_logsumexp(logits, axis=1)
+    softmax, lse = softmax_and_logsumexp(xp, logits, axis=1)
     return _ce_from_logsumexp(xp, logits, lse, target, weight, ignore_index, label_smoothing), softmax
 
 

@@ -17,13 +17,12 @@ import numpy as np
 
 from .._apply import apply_loss
 from .._params import flag, real
-from .._shared import one_hot
 from .._reduction import mean_weight
+from .._shared import one_hot
 from .._spec import Arg, LossSpec, register
 from .._validate import in_range, same_shape
 from ._common import _check_class_axis
 from .cross_entropy import softmax_xent_vjp
-
 
 # ------------------------------------------------------------------------------------ KL divergence
 

@@ -19,12 +19,11 @@ import numpy as np
 
 from .._apply import apply_loss
 from .._params import real
-from .._shared import constant, one_hot
+from .._shared import constant, focal_power, one_hot
 from .._spec import Arg, LossSpec, register
 from .._validate import class_weights, same_shape
 from ._common import _along_classes, _check_class_axis, _logit_edges
 from .cross_entropy import softmax_xent_vjp
-
 
 # ------------------------------------------------------------------------------------ sigmoid focal
 
@@ -38,18 +37,6 @@ def _sigmoid_focal_parts(xp: Any, logits: Any, y: Any) -> tuple[Any, Any]:
     return ce, m
 
 
-def _focal_power(xp: Any, m: Any, gamma: float) -> Any:
-    r""":math:`m^\gamma`, the focal factor, with a finite derivative where :math:`m = 0` (a
-    saturated sigmoid or softmax): there the engine's derivative of a power,
-    :math:`\gamma m^{\gamma - 1}`, is infinite for :math:`\gamma < 1`, and times
-    :math:`\partial m / \partial z = 0` it would make the composite gradient NaN. The inner
-    ``where`` evaluates the power at 1 instead, so its derivative there is finite and masked."""
-    if gamma == 0:
-        return 1.0
-    positive = m > 0.0
-    return xp.where(positive, xp.where(positive, m, 1.0) ** gamma, 0.0)
-
-
 def _alpha_t(y: Any, alpha: float) -> Any:
     return 1.0 if alpha < 0 else alpha * y + (1.0 - alpha) * (1.0 - y)
 
@@ -57,7 +44,7 @@ def _alpha_t(y: Any, alpha: float) -> Any:
 def _sigmoid_focal_forward(xp: Any, logits: Any, target: Any, *, alpha: float, gamma: float) -> Any:
     y = xp.as_data(target)
     ce, m = _sigmoid_focal_parts(xp, logits, y)
-    return _alpha_t(y, alpha) * (_focal_power(xp, m, gamma) * ce)
+    return _alpha_t(y, alpha) * (focal_power(xp, m, gamma) * ce)
 
 
 def _sigmoid_focal_vjp(xp: Any, g: Any, logits: Any, target: Any, *, alpha: float, gamma: float) -> tuple[Any]:
@@ -69,7 +56,7 @@ def _sigmoid_focal_vjp(xp: Any, g: Any, logits: Any, target: Any, *, alpha: floa
     # that overflows as m -> 0); m is 0 only where a sigmoid underflows, and there dm/dz is 0 too.
     positive = m > 0.0
     dlog_m = xp.where(positive, (1.0 - 2.0 * y) * s * s_neg / xp.where(positive, m, 1.0), 0.0)
-    return (g * _alpha_t(y, alpha) * _focal_power(xp, m, gamma) * (gamma * dlog_m * ce + (s - y)),)
+    return (g * _alpha_t(y, alpha) * focal_power(xp, m, gamma) * (gamma * dlog_m * ce + (s - y)),)
 
 
 def _check_focal_target(logits: Any, target: Any, *, alpha: Any, gamma: Any) -> None:
@@ -166,7 +153,7 @@ def _softmax_focal_parts(xp: Any, logits: Any, labels: Any, alpha: Any) -> tuple
 
 def _softmax_focal_forward(xp: Any, logits: Any, target: Any, *, gamma: float, alpha: Any) -> Any:
     _, log_p_y, m, alpha_y = _softmax_focal_parts(xp, logits, xp.as_data(target), alpha)
-    return -alpha_y * (_focal_power(xp, m, gamma) * log_p_y)
+    return -alpha_y * (focal_power(xp, m, gamma) * log_p_y)
 
 
 def _softmax_focal_vjp(xp: Any, g: Any, logits: Any, target: Any, *, gamma: float, alpha: Any) -> tuple[Any]:
@@ -176,7 +163,7 @@ def _softmax_focal_vjp(xp: Any, g: Any, logits: Any, target: Any, *, gamma: floa
     # times the cross-entropy gradient. p_y log(p_y) / m lies in [-1, 0] (-> -1 as m -> 0).
     positive = m > 0.0
     ratio = xp.where(positive, xp.exp(log_p_y) * log_p_y / xp.where(positive, m, 1.0), 0.0)
-    factor = alpha_y * _focal_power(xp, m, gamma) * (1.0 - gamma * ratio)
+    factor = alpha_y * focal_power(xp, m, gamma) * (1.0 - gamma * ratio)
     return (softmax_xent_vjp(xp, g * factor, logits, labels),)
 
 

@@ -29,7 +29,6 @@ from .._validate import labels as _check_labels
 from ._common import _as_array
 from .cross_entropy import CROSS_ENTROPY, SOFT_TARGET_CROSS_ENTROPY
 
-
 # ------------------------------------------------------------------------------------ Keras categorical
 
 

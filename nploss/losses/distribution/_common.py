@@ -5,7 +5,6 @@ features as one row."""
 from __future__ import annotations
 
 import math
-
 from typing import Any
 
 

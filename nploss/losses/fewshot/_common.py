@@ -1,5 +1,5 @@
-"""Checks and conversions the few-shot losses share: 2-D embeddings, 0-d inputs, and Python
-numbers turned into 0-d arrays of the episode's dtype."""
+"""Checks and conversions the few-shot losses share: 0-d inputs, and Python numbers turned into
+0-d arrays of the episode's dtype."""
 
 from __future__ import annotations
 
@@ -10,11 +10,6 @@ import numpy as np
 
 from ...autograd import as_data
 from ...backend import get_array_module
-
-
-def _rows2(name: str, x: Any, what: str) -> None:
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array {what}, got shape {tuple(x.shape)}")
 
 
 def _scalar_arg(name: str, x: Any) -> None:

@@ -27,12 +27,12 @@ from ...autograd import matmul as _tensor_matmul
 from ...backend import get_array_module
 from .._apply import apply_loss
 from .._params import choice, integer, real
-from .._shared import one_hot, unit_rows, unit_rows_vjp
-from ..classification.cross_entropy import softmax_xent_vjp
+from .._shared import focal_power, one_hot, unit_rows, unit_rows_vjp
 from .._spec import Arg, LossSpec, register
-from .._validate import finite
+from .._validate import finite, matrix
 from .._validate import labels as _check_labels
-from ._common import _like_input, _rows2, _scalar_arg
+from ..classification.cross_entropy import softmax_xent_vjp
+from ._common import _like_input, _scalar_arg
 
 METRICS = ("euclidean", "cosine")
 LOSSES = ("ce", "focal")
@@ -113,7 +113,7 @@ def prototypes(support: Any, support_labels: Any, n_way: int | None = None) -> A
         support = data = get_array_module(data).asarray(data)
     y = as_data(support_labels)
     y = get_array_module(y).asarray(y)
-    _rows2("support", data, "(S, D) of support embeddings")
+    matrix("support", data, "(S, D) of support embeddings")
     finite("support", data)
     if y.shape != (data.shape[0],):
         raise ValueError(
@@ -130,17 +130,6 @@ def prototypes(support: Any, support_labels: Any, n_way: int | None = None) -> A
 
 
 # ------------------------------------------------------------------------------------ prototypical
-
-
-def _focal_power(xp: Any, m: Any, gamma: float) -> Any:
-    r""":math:`m^\gamma` with a finite derivative where :math:`m = 0` (a saturated softmax): the
-    engine's derivative of a power there, :math:`\gamma m^{\gamma-1}`, is infinite for
-    :math:`\gamma < 1`; the inner ``where`` evaluates the power at 1 instead, and the outer one
-    masks it."""
-    if gamma == 0:
-        return 1.0
-    positive = m > 0.0
-    return xp.where(positive, xp.where(positive, m, 1.0) ** gamma, 0.0)
 
 
 def _episode(xp: Any, query: Any, support: Any, support_labels: Any, query_labels: Any, metric: str) -> dict[str, Any]:
@@ -179,7 +168,7 @@ def _prototypical_forward(
     log_p_y, m = _log_probs(xp, scale * parts["sim"], parts["hot"])
     if loss == "ce":
         return -log_p_y
-    return -(_focal_power(xp, m, gamma) * log_p_y)
+    return -(focal_power(xp, m, gamma) * log_p_y)
 
 
 def _prototypical_vjp(
@@ -197,7 +186,7 @@ def _prototypical_vjp(
         log_p_y, m = _log_probs(xp, logits, parts["hot"])
         positive = m > 0.0
         ratio = xp.where(positive, xp.exp(log_p_y) * log_p_y / xp.where(positive, m, 1.0), 0.0)
-        factor = g * _focal_power(xp, m, gamma) * (1.0 - gamma * ratio)
+        factor = g * focal_power(xp, m, gamma) * (1.0 - gamma * ratio)
     d_logits = softmax_xent_vjp(xp, factor, logits, query_labels, axis=1)  # factor (p - onehot), (Q, K)
     grad_scale = xp.sum(d_logits * sim)  # logits = scale * sim
     d_sim = scale * d_logits
@@ -223,8 +212,8 @@ def _check_prototypical(
     query: Any, support: Any, support_labels: Any, query_labels: Any, scale: Any, *, metric: Any, loss: Any, gamma: Any
 ) -> None:
     _check_options(metric, loss, gamma)
-    _rows2("query", query, "(Q, D) of query embeddings")
-    _rows2("support", support, "(S, D) of support embeddings")
+    matrix("query", query, "(Q, D) of query embeddings")
+    matrix("support", support, "(S, D) of support embeddings")
     if support.shape[1] != query.shape[1]:
         raise ValueError(
             f"support must have the embedding dimension of query (D = {query.shape[1]}), "

@@ -18,7 +18,7 @@ from ...backend import get_array_module
 from .._apply import apply_loss
 from .._shared import unit_rows, unit_rows_vjp
 from .._spec import Arg, LossSpec, register
-from ._common import _rows2
+from .._validate import matrix
 
 
 def _off_diagonal(like: Any, k: int) -> Any:
@@ -49,7 +49,7 @@ def _variance_weights(xp: Any, reduction: str, prototypes: Any) -> Any:
 
 
 def _check_variance(prototypes: Any) -> None:
-    _rows2("prototypes", prototypes, "(K, D) with one prototype per row")
+    matrix("prototypes", prototypes, "(K, D) with one prototype per row")
     if prototypes.shape[0] < 2:
         raise ValueError(
             f"prototypes must hold at least 2 prototypes (K >= 2): the variance term compares distinct "
@@ -150,7 +150,7 @@ def _covariance_vjp(xp: Any, g: Any, embeddings: Any, *, reduction: str) -> tupl
 
 
 def _check_covariance(embeddings: Any, **_: Any) -> None:
-    _rows2("embeddings", embeddings, "(N, D) with one embedding per row")
+    matrix("embeddings", embeddings, "(N, D) with one embedding per row")
     if embeddings.shape[0] < 2:
         raise ValueError(
             f"embeddings must hold at least 2 rows (N >= 2): the unbiased covariance divides by N - 1; "

@@ -14,7 +14,6 @@ from .._apply import apply_loss
 from .._spec import Arg, LossSpec, register
 from ._common import _like_input, _scalar_arg
 
-
 # ------------------------------------------------------------------------------------ total
 
 

@@ -32,6 +32,7 @@ import numpy as np
 from .._apply import apply_loss
 from .._fast import collapse
 from .._params import real
+from .._shared import in_dtype_of
 from .._spec import Arg, FastPath, LossSpec, register
 from .._validate import same_shape
 
@@ -49,17 +50,12 @@ def _check_binary(scores: Any, target: Any, **params: Any) -> None:
 def _margin(xp: Any, scores: Any, target: Any) -> Any:
     r""":math:`z = y f` for :math:`y \in \{-1, +1\}`, in the dtype of the scores (a product by
     :math:`\pm 1` is exact: it only flips the sign)."""
-    return scores * _signs(target, scores.dtype)
+    return scores * in_dtype_of(target, scores)
 
 
 def _chain(xp: Any, target: Any, dz: Any) -> Any:
     r""":math:`\partial \ell / \partial f = y\, \partial \ell / \partial z`."""
-    return dz * _signs(target, dz.dtype)
-
-
-def _signs(target: Any, dtype: Any) -> Any:
-    """The targets in ``dtype``, so that integer or float64 signs do not promote the scores."""
-    return target if target.dtype == dtype else target.astype(dtype)
+    return dz * in_dtype_of(target, dz)
 
 
 def _binary_edges(margin: float = 1.0, big: float = 1e4) -> dict[str, Any]:

@@ -39,9 +39,9 @@ from ._common import (
 from .center import CENTER, CenterLoss, center
 from .lifted import LIFTED_STRUCTURED, lifted_structured
 from .pairs import (
+    CONTRASTIVE,
     COSINE_CONTRASTIVE,
     COSINE_EMBEDDING,
-    CONTRASTIVE,
     MARGIN_RANKING,
     PAIR_LABELS,
     contrastive,

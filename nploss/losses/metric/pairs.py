@@ -20,7 +20,7 @@ from ...autograd import as_data
 from .._apply import apply_loss
 from .._params import choice, flag, real
 from .._reduction import mean_weight
-from .._shared import unbatched
+from .._shared import in_dtype_of, unbatched
 from .._spec import Arg, LossSpec, register
 from .._validate import same_shape
 from ._common import (
@@ -439,17 +439,12 @@ def cosine_contrastive(x1: Any, x2: Any, y: Any, delta: float = 0.5, reduction: 
 # ------------------------------------------------------------------------------------ margin ranking
 
 
-def _signs(xp: Any, y: Any, like: Any) -> Any:
-    # the labels as the scores' dtype, so that float32 scores stay float32 with integer labels
-    return as_data(y).astype(as_data(like).dtype)
-
-
 def _margin_ranking_forward(xp: Any, x1: Any, x2: Any, y: Any, *, margin: float) -> Any:
-    return _clamp_min0(xp, margin - _signs(xp, y, x1) * (x1 - x2))
+    return _clamp_min0(xp, margin - in_dtype_of(y, x1) * (x1 - x2))
 
 
 def _margin_ranking_vjp(xp: Any, g: Any, x1: Any, x2: Any, y: Any, *, margin: float) -> tuple[Any, Any]:
-    y = _signs(xp, y, x1)
+    y = in_dtype_of(y, x1)
     active = as_data(margin - y * (x1 - x2)) >= 0  # clamp_min: slope 1 at the kink, as PyTorch
     grad = xp.where(active, -y * g, 0.0)
     return grad, -grad

@@ -3,7 +3,7 @@ r"""Metric learning by a softmax over similarities: CosFace, ArcFace, N-pair, NT
 Each loss is a cross entropy whose logits are (scaled) similarities between embeddings, or
 between embeddings and class weight vectors, so every forward is a log-sum-exp minus a target
 logit and every gradient is ``softmax - target`` pushed back through the similarity
-(:func:`nploss.losses._shared.softmax_xent_vjp` where the target is one column).
+(:func:`nploss.losses.classification.cross_entropy.softmax_xent_vjp` where the target is one column).
 
 | module | losses |
 | --- | --- |

@@ -12,13 +12,6 @@ gradient :math:`I/\sqrt{\epsilon}` rather than a kink.
 
 from __future__ import annotations
 
-from typing import Any
-
 from .._shared import NORM_EPS
 
 __all__ = ["NORM_EPS"]
-
-
-def _rows2(name: str, x: Any) -> None:
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (N, D), got shape {tuple(x.shape)}")

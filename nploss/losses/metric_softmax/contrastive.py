@@ -21,11 +21,9 @@ import numpy as np
 from .._apply import apply_loss
 from .._params import real
 from .._shared import one_hot, unit_rows, unit_rows_vjp
-from ..classification.cross_entropy import softmax_xent_vjp
 from .._spec import Arg, LossSpec, register
-from .._validate import same_shape
-from ._common import _rows2
-
+from .._validate import matrix, same_shape
+from ..classification.cross_entropy import softmax_xent_vjp
 
 # ------------------------------------------------------------------------------------ N-pair
 #
@@ -57,7 +55,7 @@ def _n_pair_vjp(xp: Any, g: Any, anchors: Any, positives: Any, *, l2_reg: float)
 
 
 def _check_n_pair(anchors: Any, positives: Any, *, l2_reg: float) -> None:
-    _rows2("anchors", anchors)
+    matrix("anchors", anchors)
     same_shape("anchors", anchors, "positives", positives)
     real("l2_reg", l2_reg, low=0.0)
 
@@ -207,7 +205,7 @@ def _nt_xent_vjp(xp: Any, g: Any, z: Any, *, temperature: float) -> tuple[Any]:
 
 
 def _check_nt_xent(z: Any, *, temperature: float) -> None:
-    _rows2("z", z)
+    matrix("z", z)
     if z.shape[0] < 2 or z.shape[0] % 2:
         raise ValueError(
             f"z must hold 2N rows, views i and i + N of the same sample, so an even number >= 2, "
@@ -341,7 +339,7 @@ def _supcon_reduction_weights(xp: Any, reduction: str, features: Any, labels: An
 
 
 def _check_supcon(features: Any, labels: Any, *, temperature: float) -> None:
-    _rows2("features", features)
+    matrix("features", features)
     if features.shape[0] < 2:
         raise ValueError(f"features must have at least 2 rows (an anchor and a positive), got {features.shape[0]}")
     if labels.shape != (features.shape[0],):

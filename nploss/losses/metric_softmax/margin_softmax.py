@@ -4,7 +4,7 @@ per class, with a margin on the target class.
 The logits are :math:`s \cos\theta_{ij}` between the normalised embedding :math:`\hat{x}_i` and
 class weight :math:`\hat{w}_j` (the normalisation of :mod:`nploss.losses.metric_softmax._common`),
 so the forward is a log-sum-exp minus the target logit and the gradient is ``softmax - one-hot``
-(:func:`nploss.losses._shared.softmax_xent_vjp`) pushed back through the cosines.
+(:func:`nploss.losses.classification.cross_entropy.softmax_xent_vjp`) pushed back through the cosines.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import numpy as np
 from .._apply import apply_loss
 from .._params import flag, real
 from .._shared import one_hot, unit_rows, unit_rows_vjp
-from ..classification.cross_entropy import softmax_xent_vjp
 from .._spec import Arg, LossSpec, register
-from ._common import _rows2
+from .._validate import matrix
+from ..classification.cross_entropy import softmax_xent_vjp
 
 SIN_EPS = 1e-12  # ArcFace: floor of 1 - cos^2 under the square root that gives sin(theta)
 
@@ -64,8 +64,8 @@ def _margin_vjp(
 
 
 def _check_margin_softmax(embeddings: Any, weight: Any, labels: Any, *, scale: float, margin: float, **_: Any) -> None:
-    _rows2("embeddings", embeddings)
-    _rows2("weight", weight)
+    matrix("embeddings", embeddings)
+    matrix("weight", weight)
     if weight.shape[1] != embeddings.shape[1]:
         raise ValueError(
             f"weight must have shape (C, {embeddings.shape[1]}) (one row per class, the embedding dimension "

@@ -19,7 +19,7 @@ target's gradient is the negative of the prediction's; for :func:`poisson_nll` a
 """
 
 # in the order of the old single module, which is the order of the registry and of the audit
-from .errors import mae, mse, rmse
+from .errors import mae, mse, rmse  # noqa: I001
 from .robust import huber, log_cosh, quantile, smooth_l1
 from .likelihood import gaussian_nll, poisson_nll, tweedie
 

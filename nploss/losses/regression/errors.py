@@ -17,7 +17,6 @@ from .._reduction import mean_weight
 from .._spec import FastPath, LossSpec, register
 from ._common import PAIR, _abs_error_kinks, _check_pair, _pair_edges
 
-
 # ------------------------------------------------------------------------------------ MSE
 
 

@@ -22,7 +22,6 @@ from .._spec import FastPath, LossSpec, register
 from ._common import PAIR, _abs_error_kinks, _check_pair, _pair_edges
 from .errors import _mae_forward, _mae_vjp
 
-
 # ------------------------------------------------------------------------------------ Huber
 
 
