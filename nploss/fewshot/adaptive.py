@@ -10,10 +10,14 @@ distance between prototypes over the mean distance of the embeddings to their ow
 **Outputs.** A small MLP ends in a sigmoid mapped into the seed's ranges,
 :math:`\lambda_{var} \in [0.05, 0.3]` and :math:`\lambda_{cov} \in [0.005, 0.1]`.
 
-**Training signal.** Minimising the total loss over :math:`\lambda` itself would drive both
-weights to their lower bound (the regularisers are non-negative, so smaller weights always give
-a smaller total). Instead the network is trained by a *hypergradient*: the query loss after a
-one-step look-ahead update of the backbone,
+**Training signal.** Minimising the total loss over :math:`\lambda` itself would learn nothing
+useful: the total is linear in each weight, with slope its regulariser's value, so each weight
+would go to an end of its range. :math:`\mathcal{L}_{cov} \ge 0` (a sum of squares) sends
+:math:`\lambda_{cov}` to its lower bound; :math:`\mathcal{L}_{var}`, the mean pairwise cosine
+between prototypes, lies in :math:`[-\frac{1}{K-1}, 1]` (``prototype_variance([[1, 0], [-1, 0]])``
+is :math:`-1`), so :math:`\lambda_{var}` goes to its lower bound while the prototypes' mean
+cosine is positive and to its upper bound once it is negative. Instead the network is trained by
+a *hypergradient*: the query loss after a one-step look-ahead update of the backbone,
 
 .. math::  \theta'(\lambda) = \theta - \alpha\,(g_{CE} + \lambda_{var} g_{var} + \lambda_{cov} g_{cov}),
            \qquad \min_\phi\; \mathcal{L}_{CE}(\theta'(\lambda_\phi)),

@@ -110,13 +110,15 @@ DICE = register(
         sizes={"N": 3, "C": 3, "H": 3, "W": 4},
         edge_cases=_map_edges(),
         formula=r"\ell_{nc} = 1 - \frac{2 \sum_i p_i g_i + s}{\sum_i p_i + \sum_i g_i + s}",
-        reference="Milletari et al. 2016 (V-Net); kornia.losses.dice_loss (average='macro'); optax.dice_loss",
+        reference="soft Dice, linear sums (Milletari et al. 2016, V-Net, square them); "
+        "kornia.losses.dice_loss (average='macro'); optax 0.2.8 optax.losses.dice_loss (smooth=s is smooth=2s here)",
     )
 )
 
 
 def dice(prediction: Any, target: Any, smooth: float = 1.0, reduction: str = "mean") -> Any:
-    r"""Dice loss: one minus the smoothed Sørensen-Dice overlap, per sample and class.
+    r"""Dice loss: one minus the smoothed Sørensen-Dice overlap, per sample and class (the common
+    "soft Dice" form, with linear sums in the denominator).
 
     For sample :math:`n` and class :math:`c`, with sums over the pixels :math:`i`,
 
@@ -131,6 +133,12 @@ def dice(prediction: Any, target: Any, smooth: float = 1.0, reduction: str = "me
     from both prediction and target scores :math:`D = s/s = 1` (loss 0): ``smooth`` is what keeps
     it finite, and it must be positive.
 
+    Milletari et al. 2016 (V-Net), the paper usually cited for the Dice loss, square the sums of the
+    denominator and add no smoothing, :math:`1 - 2\sum_i p_i g_i / (\sum_i p_i^2 + \sum_i g_i^2)`:
+    the two agree for hard 0/1 predictions (:math:`p^2 = p`, up to the smoothing) and differ for
+    soft ones (for the example below, without smoothing: :math:`1 - 3/3.8 = 0.2105` here,
+    :math:`1 - 3/3.22 = 0.0683` in V-Net's form).
+
     Parameters
     ----------
     prediction : array or Tensor, (N, C, *spatial)
@@ -140,7 +148,8 @@ def dice(prediction: Any, target: Any, smooth: float = 1.0, reduction: str = "me
         multi-label masks (several classes per pixel, with a sigmoid prediction) are accepted.
         Differentiable, like ``prediction``.
     smooth : float, positive
-        Added to numerator and denominator (Laplace smoothing, as optax).
+        Added to numerator and denominator (additive, "Laplace" smoothing). optax's
+        ``smooth=s`` is ``smooth=2 * s`` here (see Notes).
     reduction : {'mean', 'sum', 'none'}
         ``'none'``: the ``(N, C)`` losses; ``'mean'``: their mean (classes, then batch);
         ``'sum'``: their sum.
@@ -154,9 +163,18 @@ def dice(prediction: Any, target: Any, smooth: float = 1.0, reduction: str = "me
       *present* in each sample. With every class present, it equals
       ``dice(softmax(logits, axis=1), one_hot(labels), smooth=1e-8)`` to about ``1e-9``.
       Its default ``average='micro'`` sums over the classes before the ratio.
-    - optax ``dice_loss`` applies a softmax (a sigmoid for one channel) and uses ``smooth`` as here.
-    - Keras ``dice`` is :math:`1 - 2\sum y\hat{y} / (\sum y + \sum \hat{y} + 10^{-7})` over all
-      classes together.
+    - optax (checked in 0.2.8) ``optax.losses.dice_loss(logits, targets, smooth=s)`` takes the
+      classes on the **last** axis and applies a softmax (a sigmoid for one channel;
+      ``apply_softmax=False`` takes probabilities). It is one minus the Tversky ratio
+      :math:`(I + s) / (I + \alpha (P - I) + \beta (T - I) + s)` with :math:`P = \sum p`,
+      :math:`T = \sum g` and :math:`\alpha = \beta = \tfrac12`, that is
+      :math:`(2I + 2s) / (P + T + 2s)`: it equals ``dice(p, g, smooth=2 * s)`` (to round-off;
+      0.137931 for the example below, given as one-channel logits :math:`\log(p / (1 - p))`,
+      with optax's ``smooth=1``, against 0.166667 with ``smooth=1`` here). Its ``reduction``
+      averages over the classes of each sample (``'none'``: the ``(N, C)`` losses, as here).
+    - Keras ``dice`` is :math:`1 - 2\sum y\hat{y} / (\sum y + \sum \hat{y} + 10^{-7})` with the sums
+      over every axis, the batch's and the classes' together (its default ``axis=None``): one
+      number per batch.
 
     To train from logits, compose the softmax yourself (both arrays and Tensors)::
 
@@ -226,7 +244,8 @@ TVERSKY = register(
             r"\ell_{nc} = 1 - \frac{TP + s}{TP + \alpha FP + \beta FN + s}, \quad TP = \sum p g,\ "
             r"FP = \sum p (1 - g),\ FN = \sum (1 - p) g"
         ),
-        reference="Salehi et al. 2017; kornia.losses.tversky_loss; optax.tversky_loss",
+        reference="Salehi et al. 2017; kornia.losses.tversky_loss; "
+        "optax 0.2.8 optax.losses.dice_loss(alpha=..., beta=...) (optax has no tversky_loss)",
     )
 )
 
@@ -248,14 +267,17 @@ def tversky(
                \frac{\partial \ell_{nc}}{\partial g_i} = \frac{T_{nc}\,(\beta + (1 - \alpha - \beta) p_i) - p_i}{B}.
 
     ``alpha`` weighs the false positives and ``beta`` the false negatives, as in Salehi et al.,
-    optax and kornia; raise ``beta`` to favour recall on small structures. Keras 3
+    optax's ``dice_loss`` and kornia; raise ``beta`` to favour recall on small structures. Keras 3
     (``keras.losses.Tversky``, checked in 3.15.1) swaps them (its ``alpha`` weighs the false
     negatives, although its docstring says otherwise): ``keras_tversky(alpha=a, beta=b)`` is
     ``tversky(alpha=b, beta=a)`` up to the smoothing.
 
     With :math:`\alpha = \beta = \tfrac12`, :math:`B = \tfrac12(\sum p + \sum g) + s`, so
     ``tversky(p, g, 0.5, 0.5, smooth=s)`` equals ``dice(p, g, smooth=2 * s)`` exactly;
-    :math:`\alpha = \beta = 1` gives the Tanimoto (Jaccard) loss. :math:`0 \le \ell \le 1`.
+    :math:`\alpha = \beta = 1` gives the soft Jaccard (IoU) loss,
+    :math:`1 - (I + s) / (\sum p + \sum g - I + s)` with :math:`I = TP`, not the Tanimoto
+    coefficient of squared norms :math:`I / (\sum p^2 + \sum g^2 - I)`; the two agree for hard 0/1
+    predictions. :math:`0 \le \ell \le 1`.
 
     Parameters
     ----------
@@ -275,7 +297,9 @@ def tversky(
     takes integer labels, puts ``eps`` in the denominator only and averages over the classes
     present in each sample; with every class present it equals
     ``tversky(softmax(logits, axis=1), one_hot(labels), alpha, beta, smooth=1e-8)`` to about
-    ``1e-9``.
+    ``1e-9``. optax has no ``tversky_loss`` (checked in 0.2.8): its ``optax.losses.dice_loss(logits,
+    targets, alpha=a, beta=b, smooth=s)`` is this loss, ``tversky(p, g, alpha=a, beta=b,
+    smooth=s)``, on the softmax of the logits (classes on the last axis there).
 
     Raises
     ------
@@ -474,7 +498,10 @@ def ssim(
 
     :math:`B_1 \ge C_1 > 0` and :math:`B_2 \ge C_2 > 0`, so the loss and its gradient are finite
     for every finite image, constant ones included. :math:`|S| \le 1`, hence
-    :math:`0 \le \ell \le 2`; identical images give :math:`S = 1` exactly (and a zero gradient).
+    :math:`0 \le \ell \le 2`; identical images give :math:`S = 1` exactly, and a gradient that
+    is zero up to rounding: the terms of :math:`\partial S / \partial \mu_x` etc. cancel in
+    floating point only approximately (largest entry about :math:`7 \cdot 10^{-18}` for random
+    16 x 16 images in [0, 1]), so do not test it with ``== 0``.
 
     Parameters
     ----------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -221,6 +222,57 @@ def test_policy_gradient_normalize_is_standardised_advantages():
     assert abs(float(g.numpy().std(ddof=1)) - 1.0) < 1e-6
 
 
+def _two_step_mdp(theta):
+    """Every episode of a two-step MDP with the policy softmax(theta) at both steps and a reward of 1
+    for action 0 at the second step: (probability, actions, log-probabilities, rewards)."""
+    pi = np.exp(theta - theta.max()) / np.exp(theta - theta.max()).sum()
+    for a in itertools.product(range(2), repeat=2):
+        yield pi[a[0]] * pi[a[1]], a, np.log(pi[list(a)]), np.array([0.0, 1.0 if a[1] == 0 else 0.0])
+
+
+def _expected_policy_gradient(theta, gamma, **options):
+    """E[d loss / d theta] over the enumerated episodes: d loss / d log pi(a_t) times e_{a_t} - pi."""
+    pi = np.exp(theta - theta.max()) / np.exp(theta - theta.max()).sum()
+    expected = np.zeros(2)
+    for prob, actions, log_probs, rewards in _two_step_mdp(theta):
+        t = Tensor(log_probs, requires_grad=True)
+        (g,) = ag.grad(L.policy_gradient(t, rewards, gamma, **options), [t])
+        expected += prob * sum(g.numpy()[k] * (np.eye(2)[actions[k]] - pi) for k in range(2))
+    return expected
+
+
+@pytest.mark.parametrize("theta", [np.zeros(2), np.array([0.3, -0.2])])
+def test_policy_gradient_discount_states_is_unbiased_on_a_two_step_mdp(theta):
+    # the docstring's example: gamma = 0.5, a reward of 1 for action 0 at the second step
+    gamma = 0.5
+
+    def value(th):  # E[G_0] = sum over the episodes of P(episode) (r_0 + gamma r_1)
+        return sum(p * (r[0] + gamma * r[1]) for p, _, _, r in _two_step_mdp(th))
+
+    h = 1e-6
+    true = np.array([-(value(theta + h * e) - value(theta - h * e)) / (2 * h) for e in np.eye(2)])
+    np.testing.assert_allclose(_expected_policy_gradient(theta, gamma, discount_states=True), true, atol=1e-9)
+    # the default weighs the second step by 1 instead of gamma: twice the true gradient here
+    np.testing.assert_allclose(_expected_policy_gradient(theta, gamma), 2.0 * true, atol=1e-9)
+    if not theta.any():
+        np.testing.assert_allclose(true, [-0.125, 0.125], atol=1e-9)
+
+
+def test_policy_gradient_discount_states_weighs_step_t_by_gamma_to_the_t():
+    rng = np.random.default_rng(3)
+    lp, r = np.log(rng.uniform(0.1, 1, (2, 4))), rng.standard_normal((2, 4))
+    for options in ({}, {"baseline": "mean"}, {"baseline": "mean", "normalize": True}):
+        plain = L.policy_gradient(lp, r, 0.9, reduction="none", **options)
+        weighted = L.policy_gradient(lp, r, 0.9, discount_states=True, reduction="none", **options)
+        np.testing.assert_allclose(weighted, plain * 0.9 ** np.arange(4), rtol=1e-12)
+    # gamma = 1 and gamma = 0: all ones, and only the first step
+    np.testing.assert_array_equal(L.policy_gradient(lp, r, 1.0, discount_states=True), L.policy_gradient(lp, r, 1.0))
+    first = L.policy_gradient(lp, r, 0.0, discount_states=True, reduction="none")
+    np.testing.assert_array_equal(first[:, 1:], 0.0)
+    with pytest.raises(TypeError, match="discount_states"):
+        L.policy_gradient(lp, r, discount_states="yes")
+
+
 def test_policy_gradient_reductions_and_float32():
     rng = np.random.default_rng(2)
     lp, r = np.log(rng.uniform(0.1, 1, (3, 4))), rng.standard_normal((3, 4))
@@ -259,6 +311,7 @@ def test_non_default_parameters_pass_the_audit():
     settings = (
         ("td", {"gamma": 0.9, "huber": True, "delta": 0.5}),
         ("policy_gradient", {"gamma": 0.9, "baseline": "mean", "normalize": True}),
+        ("policy_gradient", {"gamma": 0.9, "baseline": None, "normalize": False, "discount_states": True}),
     )
     for name, params in settings:
         spec = dataclasses.replace(L.REGISTRY[name], params=params)

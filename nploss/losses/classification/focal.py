@@ -81,7 +81,8 @@ SIGMOID_FOCAL = register(
             ],
         },
         formula=r"\ell = -\alpha_t (1 - p_t)^\gamma \log p_t,\ p_t = y\sigma(z) + (1-y)(1-\sigma(z)),\ "
-        r"\alpha_t = \alpha y + (1-\alpha)(1-y)",
+        r"\alpha_t = \alpha y + (1-\alpha)(1-y) \ (y \in \{0, 1\}; \text{ soft } y: "
+        r"-\log p_t \to \mathrm{BCE}(z, y))",
         reference="Lin et al. 2017; torchvision.ops.sigmoid_focal_loss",
     )
 )
@@ -94,8 +95,12 @@ def sigmoid_focal(logits: Any, target: Any, alpha: float = 0.25, gamma: float = 
                p_t = y\,\sigma(z) + (1 - y)(1 - \sigma(z)), \qquad
                \alpha_t = \alpha y + (1 - \alpha)(1 - y)
 
-    With :math:`m = 1 - p_t` and :math:`\mathrm{ce} = -\log p_t` (for soft targets, the binary
-    cross entropy with logits, as torchvision),
+    for 0/1 targets. For soft targets :math:`y \in (0, 1)` the code, as torchvision, keeps
+    :math:`1 - p_t` but replaces :math:`-\log p_t` by the binary cross entropy with logits
+    :math:`\mathrm{BCE}(z, y) = -y \log\sigma(z) - (1 - y)\log(1 - \sigma(z))`, which equals
+    :math:`-\log p_t` only for :math:`y \in \{0, 1\}` (the defaults at :math:`z = 0.7`,
+    :math:`y = 0.3`: 0.1725, against 0.1617 with :math:`-\log p_t`). With :math:`m = 1 - p_t`
+    and :math:`\mathrm{ce}` that cross entropy (:math:`-\log p_t` for 0/1 targets),
 
     .. math::  \frac{\partial \ell}{\partial z} = \alpha_t\, m^\gamma \left( \gamma\, \frac{\partial_z m}{m}\, \mathrm{ce}
                + \sigma(z) - y \right), \qquad \partial_z m = (1 - 2y)\, \sigma(z)\, \sigma(-z)
@@ -186,7 +191,7 @@ SOFTMAX_FOCAL = register(
         edge_cases=_logit_edges(),
         formula=r"\ell = -\alpha_y (1 - p_y)^\gamma \log p_y,\ p = \mathrm{softmax}(z), \quad "
         r"\partial \ell / \partial z = \alpha_y (1 - p_y)^\gamma \big(1 - \gamma \tfrac{p_y \log p_y}{1 - p_y}\big) (p - \mathrm{onehot}(y))",
-        reference="Lin et al. 2017 (multi-class form); seed 000 section 4",
+        reference="Lin et al. 2017, eq. 4-5 (the multi-class form: p_t the softmax probability of the true class)",
     )
 )
 
@@ -222,7 +227,9 @@ def softmax_focal(logits: Any, target: Any, gamma: float = 2.0, alpha: Any = Non
         ``cross_entropy(weight=alpha)``, but ``'mean'`` does not divide by
         :math:`\sum \alpha_{y_i}` as PyTorch's weighted cross entropy does.
 
-    The seed's form (section 4) is the ``alpha=None`` case. PyTorch has no focal loss; kornia's
+    Lin et al.'s focal loss without :math:`\alpha`, :math:`-(1 - p_t)^\gamma \log p_t` (2017,
+    eq. 4, with :math:`p_t` the true class's probability), is the ``alpha=None`` case; eq. 5
+    adds the :math:`\alpha_t`. PyTorch has no focal loss; kornia's
     ``focal_loss`` uses a scalar :math:`\alpha` (1 - α for class 0) and averages over classes.
 
     Raises

@@ -303,7 +303,7 @@ PROTOTYPICAL = register(
         r"p_q = \mathrm{softmax}_k(s\, \mathrm{sim}(x_q, c_k)),\ c_k = \tfrac{1}{n_k}\textstyle\sum_{y_i = k} x_i,\ "
         r"\mathrm{sim} = -\lVert x_q - c_k \rVert^2 \text{ or } \cos(x_q, c_k)"
         r"\ (\gamma = 0: \text{cross entropy})",
-        reference="Snell, Swersky & Zemel 2017 (prototypical networks); focal: Lin et al. 2017, seed 000 section 4",
+        reference="Snell, Swersky & Zemel 2017 (prototypical networks); focal: Lin et al. 2017, eq. 4 (no alpha)",
     )
 )
 
@@ -378,8 +378,9 @@ def prototypical(
 
     PyTorch has no prototypical loss. Snell et al. use the squared Euclidean distance and no
     scale, as the defaults here; easyfsl's ``PrototypicalNetworks`` uses the plain (not squared)
-    distance ``-torch.cdist``, which is not offered. The focal form follows the seed (section 4)
-    and :func:`softmax_focal` (no :math:`\alpha`).
+    distance ``-torch.cdist``, which is not offered. The focal form is Lin et al.'s (2017, eq. 4,
+    :math:`-(1 - p_t)^\gamma \log p_t` without :math:`\alpha`) on the softmax over the
+    prototypes, as :func:`softmax_focal` with ``alpha=None``.
 
     Raises
     ------

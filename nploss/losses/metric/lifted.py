@@ -124,11 +124,22 @@ def lifted_structured(
     over the positive pairs :math:`P` (same label), with :math:`N(i)` the samples of another
     label and :math:`d = d_\varepsilon` (or squared). With :math:`a_i = \log \sum_{k \in N(i)}
     e^{m - d_{ik}}` (a stable log-sum-exp), :math:`J_{ij} = \mathrm{logaddexp}(a_i, a_j) + d_{ij}`,
-    so nothing overflows or underflows for any distance. The gradient, with
-    :math:`h_{ij} = \max(0, J_{ij})`: :math:`\partial / \partial d_{ij} = h_{ij}`, and for every
-    :math:`k \in N(i)` :math:`\partial / \partial d_{ik} = -h_{ij}\,\sigma(a_i - a_j)\,
-    \mathrm{softmax}_k(m - d_{ik})` (the share of :math:`i`'s negatives in the log), summed over
-    the pairs.
+    so nothing overflows or underflows for any distance. The gradient of
+    :math:`\tfrac12 \max(0, J_{ij})^2`, with :math:`h_{ij} = \max(0, J_{ij})`, has three parts,
+    since :math:`J_{ij}` depends on :math:`d_{ij}`, on :math:`a_i` and on :math:`a_j`:
+
+    .. math::  \frac{\partial}{\partial d_{ij}} = h_{ij}, \qquad
+               \frac{\partial}{\partial d_{ik}} = -h_{ij}\, \sigma(a_i - a_j)\,
+               \mathrm{softmax}_k(m - d_{ik}) \ \ (k \in N(i)), \qquad
+               \frac{\partial}{\partial d_{jl}} = -h_{ij}\, \sigma(a_j - a_i)\,
+               \mathrm{softmax}_l(m - d_{jl}) \ \ (l \in N(j)),
+
+    the last two the shares of :math:`i`'s and of :math:`j`'s negatives in the log
+    (:math:`\sigma(a_i - a_j) + \sigma(a_j - a_i) = 1`), all summed over the ordered positive
+    pairs :math:`(i, j)`, whose :math:`\tfrac12 h_{ij}^2` add up to ``reduction='sum'``.
+    Leaving out the :math:`l \in N(j)` terms halves the negatives' part: on 20 random batches
+    (8 embeddings in 3-D, 3 labels) the embeddings' gradient then differs from the implemented
+    one by up to 24, against :math:`10^{-14}` with them.
 
     Parameters
     ----------

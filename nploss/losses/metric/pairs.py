@@ -188,7 +188,8 @@ CONTRASTIVE = register(
         sampler=_contrastive_sample,
         edge_cases=_pair_edges(binary=True),
         formula=r"\ell = y\,\tfrac{1}{p}\max(0, d - m^+)^p + (1 - y)\,\tfrac{1}{p}\max(0, m - d)^p,"
-        r"\ d = \|x_1 - x_2\|, \ p = 2, m^+ = 0 \text{ (Hadsell)}",
+        r"\ d = \|x_1 - x_2\|, \ y = 1 \text{ similar}; \ p = 2, m^+ = 0 \text{ is Hadsell et al.'s loss, "
+        r"who write } Y = 1 - y",
         reference="Hadsell, Chopra & LeCun 2006; "
         "pytorch-metric-learning ContrastiveLoss (power=1, normalize, avg_nonzero)",
     )
@@ -211,8 +212,9 @@ def contrastive(
     .. math::  \ell_i = y_i \, \tfrac12 d_i^2 + (1 - y_i) \, \tfrac12 \max(0, m - d_i)^2, \qquad
                d_i = \|x_{1,i} - x_{2,i}\|
 
-    with :math:`y = 1` for a similar pair. Similar pairs are pulled together, dissimilar ones
-    pushed apart until they are :math:`m` away. The gradient is
+    with :math:`y = 1` for a similar pair (the default ``label_convention='similar=1'``; Hadsell
+    et al. label the other way, see ``label_convention``). Similar pairs are pulled together,
+    dissimilar ones pushed apart until they are :math:`m` away. The gradient is
     :math:`\nabla_{x_1} \ell = (x_1 - x_2)` for a similar pair and
     :math:`-\max(0, m - d)\,(x_1 - x_2)/d` for a dissimilar one; :math:`\nabla_{x_2} = -\nabla_{x_1}`.
     In general, with a positive margin :math:`m^+` and a power :math:`p \in \{1, 2\}`,
@@ -233,9 +235,11 @@ def contrastive(
     margin : float, positive
         :math:`m`, the distance beyond which a dissimilar pair costs nothing.
     label_convention : {'similar=1', 'similar=0'}
-        Which label marks a similar pair. Hadsell et al. (and seed 001) use ``y = 1`` for similar
-        pairs; seeds 002 and 003 write :math:`(1 - Y) D^2 + Y \max(0, m - D)^2` with ``Y = 0``
-        for similar pairs: pass ``'similar=0'`` for theirs.
+        Which label marks a similar pair. Hadsell, Chopra & LeCun (2006, eq. 4) set :math:`Y = 0`
+        for similar pairs and :math:`Y = 1` for dissimilar ones,
+        :math:`L = (1 - Y)\tfrac12 D^2 + Y \tfrac12 \max(0, m - D)^2`: pass ``'similar=0'`` for
+        their labels. The default ``'similar=1'`` reads 1 as "similar", as
+        :func:`cosine_embedding` and :func:`cosine_contrastive` do.
     pos_margin : float, non-negative, below ``margin``
         :math:`m^+`: similar pairs closer than this cost nothing (0 in Hadsell et al.).
     power : {2, 1}
@@ -349,9 +353,9 @@ def cosine_embedding(x1: Any, x2: Any, y: Any, margin: float = 0.0, reduction: s
     reduction : {'mean', 'sum', 'none'}
 
     Matches ``torch.nn.functional.cosine_embedding_loss`` (values and gradients, its epsilon
-    included; at :math:`\cos = m` the slope is 1, as its ``clamp_min``). PyTorch also accepts 1-D
-    inputs and does not check the margin; nploss wants (N, D) and refuses margins outside [-1, 1]
-    (no cosine lies beyond them).
+    included; at :math:`\cos = m` the slope is 1, as its ``clamp_min``). As PyTorch, it also accepts
+    one pair of (D,) embeddings with a 0-d ``y``; PyTorch does not check the margin, nploss refuses
+    margins outside [-1, 1] (no cosine lies beyond them).
 
     Examples
     --------

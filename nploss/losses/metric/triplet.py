@@ -214,7 +214,8 @@ def triplet(
 
     Matches ``torch.nn.functional.triplet_margin_loss`` (values and gradients; at the kink
     :math:`m + d_p - d_n = 0` the slope is 1, as its ``clamp_min``). PyTorch broadcasts
-    mismatched shapes and accepts 1-D inputs; nploss wants three (N, D) arrays of one shape.
+    mismatched shapes; nploss wants three (N, D) arrays of one shape, or three (D,) embeddings of
+    one triplet (as PyTorch's unbatched input; ``'none'`` then gives a 0-d value).
 
     Examples
     --------
@@ -392,10 +393,12 @@ def batch_triplet(
       closest negative, one triplet per anchor that has both;
     - ``'semi-hard'``: the valid triplets whose negative is farther than the positive but within
       the margin, :math:`0 < d_{an} - d_{ap} \le m` (pytorch-metric-learning's
-      ``TripletMarginMiner(type_of_triplets="semihard")``; every such triplet, not only the
-      closest semi-hard negative of each positive pair as Schroff et al. 2015 and TensorFlow's
-      ``triplet_semihard_loss``, which also fall back to the farthest negative when none is
-      semi-hard).
+      ``TripletMarginMiner(type_of_triplets="semihard")``): every such triplet. Schroff et al.
+      2015 (FaceNet, section 3.2) define these semi-hard negatives and pick negatives among them
+      within the mini-batch, without fixing which; taking only the *closest* negative farther
+      than the positive for each positive pair, and the farthest negative when none is, is
+      TensorFlow's rule (``tf.contrib.losses.metric_learning.triplet_semihard_loss``, now
+      TensorFlow Addons' ``TripletSemiHardLoss``), not FaceNet's.
 
     The selection is made on the current distances and **not differentiated**: the gradient is
     that of the selected triplets' losses, :math:`+1` on :math:`d_{ap}` and :math:`-1` on

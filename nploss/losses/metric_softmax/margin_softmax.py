@@ -141,7 +141,8 @@ COSFACE = register(
             r"\ell_i = -\log \frac{e^{s(\cos\theta_{y_i} - m)}}{e^{s(\cos\theta_{y_i} - m)} + "
             r"\sum_{j \ne y_i} e^{s \cos\theta_j}}, \quad \cos\theta_j = \hat{x}_i \cdot \hat{w}_j"
         ),
-        reference="Wang et al. 2018 (CosFace, large margin cosine loss); pytorch-metric-learning CosFaceLoss",
+        reference="Wang et al. 2018 (CosFace, large margin cosine loss, s = 64); Wang, Cheng, Liu & Liu 2018 "
+        "(AM-Softmax, the same loss, whose s = 30, m = 0.35 are the defaults here); pytorch-metric-learning CosFaceLoss",
     )
 )
 
@@ -178,7 +179,10 @@ def cosface(
     labels : integer array, shape (N,)
         Class labels in [0, C).
     scale : float
-        :math:`s > 0`. The default 30 is the paper's; pytorch-metric-learning uses 64.
+        :math:`s > 0`. The default pair :math:`s = 30`, :math:`m = 0.35` is AM-Softmax's (Wang,
+        Cheng, Liu & Liu 2018, the same loss); the CosFace paper (section 4.1) sets
+        :math:`s = 64`, as does pytorch-metric-learning's ``CosFaceLoss`` (``scale=64``,
+        ``margin=0.35``).
     margin : float
         :math:`m \ge 0`, added to nothing else: it is a cosine, not an angle.
     reduction : {'mean', 'sum', 'none'}
@@ -374,6 +378,9 @@ def arcface(
     >>> x = np.array([[1.0, 0.0]])  # at 0 rad from class 0, pi/2 from class 1
     >>> round(float(arcface(x, np.eye(2), np.array([0]), scale=1.0, margin=0.5)), 6)  # log(1 + e^{-cos 0.5})
     0.347686
+
+    (:math:`\log(1 + e^{-\cos 0.5}) = 0.3476854`; the floor of :math:`\sin\theta`, active at
+    :math:`\theta = 0`, adds :math:`2 \cdot 10^{-7}`.)
     """
     easy_margin = flag("easy_margin", easy_margin)
     return apply_loss(ARCFACE, embeddings, weight, labels, reduction=reduction, scale=scale, margin=margin, easy_margin=easy_margin)

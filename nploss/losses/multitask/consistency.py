@@ -237,7 +237,8 @@ SPATIAL_CONSISTENCY = register(
             "jumps of 1e4": lambda rng: [np.where(rng.random((1, 2, 3, 4)) < 0.5, 1e4, -1e4)],
         },
         formula=r"\ell_{(i,j)} = \|f_i - f_j\|_2^2 \ \text{over horizontal and vertical neighbours } (i, j)",
-        reference="seed 001 section 6.4 (spatial consistency); total variation (Rudin, Osher & Fatemi 1992), squared",
+        reference="seed 001 section 6.4 (spatial consistency); quadratic smoothness penalty (Mahendran & Vedaldi "
+        "2015, total variation with beta = 2), not the total variation of Rudin, Osher & Fatemi 1992",
     )
 )
 
@@ -249,8 +250,12 @@ def spatial_consistency(feature_map: Any, reduction: str = "mean") -> Any:
                \frac{\partial L}{\partial f_i} = 2 \sum_{j : (i, j) \in \mathcal{N}} (f_i - f_j)
 
     over the set :math:`\mathcal{N}` of horizontally and vertically adjacent positions, each
-    unordered pair once, the squared distance taken over the channels: the squared
-    anisotropic total variation of the map.
+    unordered pair once, the squared distance taken over the channels: the sum of squared
+    neighbour differences (a quadratic smoothness penalty, the discrete Dirichlet energy; the
+    "total variation" regulariser of Mahendran & Vedaldi 2015 with :math:`\beta = 2`). It is
+    not the square of the anisotropic total variation :math:`\sum |f_i - f_j|` (for the example
+    below 14, against :math:`(1 + 3 + 0 + 2)^2 = 36`), and unlike total variation it penalises
+    a sharp edge more than a gradual ramp of the same height.
 
     Parameters
     ----------

@@ -138,9 +138,14 @@ def l2_penalty(weights: Any, lam: float = 0.01, reduction: str = "sum") -> Any:
     Convention: as the seed and ``keras.regularizers.L2`` (no 1/2). PyTorch's
     ``weight_decay=wd`` in :class:`torch.optim.SGD` (and :class:`nploss.optim.SGD`) adds
     :math:`\mathrm{wd}\, w` to the gradient, which is the gradient of
-    :math:`\tfrac{\mathrm{wd}}{2}\sum_i w_i^2`: it equals ``l2_penalty(w, lam=wd / 2)``. (With
-    Adam the two differ: the decay is then rescaled by the adaptive denominator, and AdamW
-    decouples it.)
+    :math:`\tfrac{\mathrm{wd}}{2}\sum_i w_i^2`: it equals ``l2_penalty(w, lam=wd / 2)``. The
+    same holds for :class:`torch.optim.Adam` and :class:`nploss.optim.Adam`: their
+    ``weight_decay=wd`` is also added to the gradient before the moments, so Adam with
+    ``weight_decay=wd`` and Adam on the loss plus ``l2_penalty(w, lam=wd / 2)`` take the same
+    steps (in both, the penalty's gradient is rescaled by the adaptive denominator). What differs
+    is *decoupled* weight decay, :class:`torch.optim.AdamW` (:class:`nploss.optim.AdamW`), which
+    shrinks the weights by :math:`\eta\,\mathrm{wd}\,w` outside the adaptive step: no penalty
+    added to the loss reproduces it (Loshchilov & Hutter 2019).
 
     Parameters
     ----------
@@ -203,7 +208,8 @@ def elastic_net(weights: Any, l1: float = 0.01, l2: float = 0.01, reduction: str
     ----------
     weights : array or Tensor, or a sequence of them
     l1, l2 : float
-        :math:`\lambda_1, \lambda_2 \ge 0` (0.01 each by default, as ``keras.regularizers.l1_l2``).
+        :math:`\lambda_1, \lambda_2 \ge 0` (0.01 each by default, as ``keras.regularizers.L1`` and
+        ``L2``; Keras 3's ``L1L2``/``l1_l2`` default to 0, Keras 2's ``l1_l2`` to 0.01).
     reduction : {'sum', 'mean', 'none'}
         As :func:`l1_penalty`.
 

@@ -140,7 +140,14 @@ def poisson_nll(
     Both drop the term :math:`\log y!`, constant in the prediction. ``full=True`` adds back
     Stirling's approximation of it, :math:`y \log y - y + \tfrac12 \log(2\pi y)`, only where
     :math:`y > 1` (0 elsewhere), exactly as PyTorch; its derivative in :math:`y` is
-    :math:`\log y + 1/(2y)`. The minimum over the prediction is at :math:`\lambda = y`.
+    :math:`\log y + 1/(2y)`.
+
+    The minimum over the prediction: with ``log_input=True`` it is at :math:`\hat{y} = \log y`
+    (:math:`\lambda = y`) for :math:`y > 0`, and there is none for :math:`y = 0` (the loss
+    :math:`e^{\hat{y}}` only tends to 0 as :math:`\hat{y} \to -\infty`); with
+    ``log_input=False`` it is at :math:`\lambda = y - \epsilon` (where the derivative vanishes:
+    1.9 for :math:`y = 2`, :math:`\epsilon = 0.1`), or at the boundary :math:`\lambda = 0` when
+    :math:`y \le \epsilon` (:math:`y = 0` included).
 
     Parameters
     ----------
