@@ -61,6 +61,7 @@ def row_json(row: AuditRow) -> dict[str, Any]:
         "passed": row.passed,
         "checks": {label: _check_json(r) for label, r in row.checks.items()},
         "agreement": row.agreement,
+        "fast_agreement": row.fast_agreement,
         "stability": {case: problem for case, problem in row.stability.items()},
         "error": row.error,
         "failure": row.failure() or None,
