@@ -12,6 +12,8 @@ fast path). See :mod:`nploss.losses._apply`.
 | ``margin/`` | classification | hinge losses and the margin-based surrogates (exponential, logistic) |
 | ``ctc`` | classification | connectionist temporal classification |
 | ``segmentation`` | segmentation | overlap (Dice, Tversky) and structural similarity |
+| ``overlap`` | segmentation | focal Tversky, generalised Dice, MCC, Lovász hinge and softmax, Hausdorff (erosion) |
+| ``image`` | segmentation | MS-SSIM (+ L1), PSNR, total variation, inverse-depth smoothness, mutual information |
 | ``metric/`` | metric | distances between embeddings: contrastive, triplet (with mining), center, lifted |
 | ``metric_softmax/`` | metric | softmax over similarities: CosFace, ArcFace, N-pair, NT-Xent, SupCon |
 | ``distribution/`` | distribution | GAN, WGAN(-GP), Wasserstein, VAE, perceptual |
@@ -34,10 +36,12 @@ from . import (
     ctc,
     distribution,
     fewshot,
+    image,
     margin,
     metric,
     metric_softmax,
     multitask,
+    overlap,
     regression,
     rl,
     segmentation,
@@ -48,10 +52,12 @@ from .classification import *  # noqa: F403
 from .ctc import *  # noqa: F403
 from .distribution import *  # noqa: F403
 from .fewshot import *  # noqa: F403
+from .image import *  # noqa: F403
 from .margin import *  # noqa: F403
 from .metric import *  # noqa: F403
 from .metric_softmax import *  # noqa: F403
 from .multitask import *  # noqa: F403
+from .overlap import *  # noqa: F403
 from .regression import *  # noqa: F403
 from .rl import *  # noqa: F403
 from .segmentation import *  # noqa: F403
@@ -63,6 +69,8 @@ __all__ = (
     + margin.__all__
     + ctc.__all__
     + segmentation.__all__
+    + image.__all__
+    + overlap.__all__
     + metric.__all__
     + metric_softmax.__all__
     + distribution.__all__

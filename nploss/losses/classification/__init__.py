@@ -7,6 +7,12 @@ r"""Classification losses: probabilistic losses of scores (logits) or probabilit
 | ``keras`` | :func:`categorical_cross_entropy`, :func:`sparse_categorical_cross_entropy`, :func:`smooth_labels` (a helper) |
 | ``focal`` | :func:`sigmoid_focal`, :func:`softmax_focal` |
 | ``divergence`` | :func:`kl_div`, :func:`distillation` |
+| ``divergence_more`` | :func:`generalized_kl`, :func:`js_div` |
+| ``poly`` | :func:`poly1`, :func:`generalized_cross_entropy` |
+| ``sparsemax`` | :func:`sparsemax` (the mapping), :func:`sparsemax_loss`, :func:`binary_sparsemax_loss`, :func:`fenchel_young` |
+| ``ranking`` | :func:`ranking_softmax` |
+| ``large_vocabulary`` | :func:`linear_cross_entropy` (chunked fast path) |
+| ``adaptive`` | :func:`adaptive_log_softmax` (PyTorch's ``AdaptiveLogSoftmaxWithLoss`` as a function of its weights) |
 | ``_common`` | the class-axis check, per-class vectors along axis 1, edge cases of logits |
 
 Each loss is one block: the reference ``_x_forward`` and ``_x_vjp`` (the formula and its
@@ -53,3 +59,29 @@ __all__ = [
     "kl_div",
     "distillation",
 ]
+
+from .large_vocabulary import linear_cross_entropy
+
+__all__ += ["linear_cross_entropy"]
+
+from .divergence_more import generalized_kl, js_div
+from .poly import generalized_cross_entropy, poly1
+from .ranking import ranking_softmax
+from .sparsemax import binary_sparsemax_loss, fenchel_young, sparsemax, sparsemax_jvp, sparsemax_loss
+
+__all__ += [
+    "binary_sparsemax_loss",
+    "fenchel_young",
+    "generalized_cross_entropy",
+    "generalized_kl",
+    "js_div",
+    "poly1",
+    "ranking_softmax",
+    "sparsemax",
+    "sparsemax_jvp",
+    "sparsemax_loss",
+]
+
+from .adaptive import adaptive_log_softmax
+
+__all__ += ["adaptive_log_softmax"]

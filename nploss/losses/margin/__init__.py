@@ -4,6 +4,8 @@ r"""Margin-based classification losses: surrogates of the 0-1 loss written in th
 | --- | --- |
 | ``binary`` | :func:`hinge`, :func:`squared_hinge`, :func:`smoothed_hinge`, :func:`exponential`, :func:`logistic` |
 | ``multiclass`` | :func:`multiclass_hinge` (Weston-Watkins), :func:`crammer_singer_hinge` |
+| ``multiclass_more`` | :func:`multiclass_perceptron` |
+| ``multilabel`` | :func:`multilabel_margin`, :func:`multilabel_soft_margin`, :func:`hinge_embedding` |
 
 Binary losses take real scores :math:`f` and targets :math:`y \in \{-1, +1\}` (given
 explicitly: nploss never maps ``{0, 1}`` labels for you) and are functions of the *margin*
@@ -27,3 +29,11 @@ __all__ = [
     "exponential",
     "logistic",
 ]
+
+from .multilabel import hinge_embedding, multilabel_margin, multilabel_soft_margin
+
+__all__ += ["hinge_embedding", "multilabel_margin", "multilabel_soft_margin"]
+
+from .multiclass_more import multiclass_perceptron
+
+__all__ += ["multiclass_perceptron"]
