@@ -12,8 +12,8 @@ fast path). See :mod:`nploss.losses._apply`.
 | ``margin/`` | classification | hinge losses and the margin-based surrogates (exponential, logistic) |
 | ``ctc`` | classification | connectionist temporal classification |
 | ``segmentation`` | segmentation | overlap (Dice, Tversky) and structural similarity |
-| ``overlap`` | segmentation | focal Tversky, generalised Dice, MCC, Lovász hinge and softmax, Hausdorff (erosion) |
-| ``image`` | segmentation | MS-SSIM (+ L1), PSNR, total variation, inverse-depth smoothness, mutual information |
+| ``overlap/`` | segmentation | focal Tversky, generalised Dice, MCC, Lovász hinge and softmax, Hausdorff (erosion) |
+| ``image/`` | segmentation | MS-SSIM (+ L1), PSNR, total variation, inverse-depth smoothness, mutual information |
 | ``metric/`` | metric | distances between embeddings: contrastive, triplet (with mining), center, lifted |
 | ``metric_softmax/`` | metric | softmax over similarities: CosFace, ArcFace, N-pair, NT-Xent, SupCon |
 | ``distribution/`` | distribution | GAN, WGAN(-GP), Wasserstein, VAE, perceptual |

@@ -8,6 +8,7 @@ import pytest
 import nploss.losses.image as I
 from nploss.autograd import Tensor, grad
 from nploss.losses import composite
+from nploss.losses.image._common import _same_band
 
 from .torch_reference import assert_matches_torch, load
 
@@ -72,7 +73,7 @@ def test_ms_ssim_l1_is_ms_ssim_at_alpha_one():
                                I.ms_ssim(x, y, reduction="none"), rtol=1e-13)  # fmt: skip
     # alpha = 0: the filtered L1 error alone; a constant error e gives e times the window's mass
     e = 0.3 * np.ones((1, 1, 5, 6))
-    band = I._same_band(5, 16, 8.0), I._same_band(6, 16, 8.0)
+    band = _same_band(5, 16, 8.0), _same_band(6, 16, 8.0)
     expected = 0.3 * band[0].sum(axis=1)[:, None] * band[1].sum(axis=1)[None, :]
     np.testing.assert_allclose(I.ms_ssim_l1(e, 0 * e, alpha=0.0, compensation=1.0, reduction="none")[0], expected)
 
