@@ -50,6 +50,14 @@ from .pairs import (
     margin_ranking,
 )
 from .triplet import BATCH_TRIPLET, STRATEGIES, TRIPLET, TRIPLET_ARGS, batch_triplet, triplet
+from . import average_precision, manifold, margin_classifiers, pml_pairs, proxies, ranked, similarity  # noqa: E402, I001
+from .average_precision import *  # noqa: F403
+from .manifold import *  # noqa: F403
+from .margin_classifiers import *  # noqa: F403
+from .pml_pairs import *  # noqa: F403
+from .proxies import *  # noqa: F403
+from .ranked import *  # noqa: F403
+from .similarity import *  # noqa: F403
 
 __all__ = [
     "contrastive",
@@ -61,4 +69,4 @@ __all__ = [
     "center",
     "CenterLoss",
     "lifted_structured",
-]
+] + pml_pairs.__all__ + similarity.__all__ + ranked.__all__ + manifold.__all__ + margin_classifiers.__all__ + proxies.__all__ + average_precision.__all__

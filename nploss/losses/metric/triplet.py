@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ...autograd import as_data
+from ...autograd import Tensor, as_data, enable_grad
+from ...autograd import grad as _engine_grad
 from .._apply import apply_loss
 from .._params import choice, flag, real
 from .._shared import one_hot, unbatched
@@ -82,7 +83,13 @@ def _triplet_forward(
     eps: float,
     swap: bool,
     squared: bool,
+    distance: Any = None,
 ) -> Any:
+    if distance is not None:
+        dp, dn = _user_distance(distance, anchor, positive), _user_distance(distance, anchor, negative)
+        if swap:
+            dn = xp.minimum(dn, _user_distance(distance, positive, negative))
+        return _clamp_min0(xp, margin + dp - dn)
     vp, vn, vs = _triplet_differences(anchor, positive, negative, eps)
     dp, dn = _pnorm(xp, vp, p, squared), _pnorm(xp, vn, p, squared)
     if swap:
@@ -102,7 +109,10 @@ def _triplet_vjp(
     eps: float,
     swap: bool,
     squared: bool,
+    distance: Any = None,
 ) -> tuple[Any, Any, Any]:
+    if distance is not None:
+        return _distance_vjp(xp, g, anchor, positive, negative, margin=margin, swap=swap, distance=distance)
     vp, vn, vs = _triplet_differences(anchor, positive, negative, eps)
     dp, dan = as_data(_pnorm(xp, vp, p, squared)), as_data(_pnorm(xp, vn, p, squared))
     rx = _raw(dp)
@@ -123,9 +133,24 @@ def _triplet_vjp(
 
 
 def _triplet_kinks(
-    anchor: Any, positive: Any, negative: Any, *, margin: float, p: float, eps: float, swap: bool, squared: bool
+    anchor: Any,
+    positive: Any,
+    negative: Any,
+    *,
+    margin: float,
+    p: float,
+    eps: float,
+    swap: bool,
+    squared: bool,
+    distance: Any = None,
 ) -> Any:
     xp = _np()
+    if distance is not None:  # the hinge and the swap's min; the callable's own kinks are unknown
+        dp, dan, dpn = (
+            _user_distance(distance, x, y) for x, y in ((anchor, positive), (anchor, negative), (positive, negative))
+        )
+        dn = np.minimum(dan, dpn) if swap else dan
+        return np.concatenate([np.abs(margin + dp - dn)] + ([np.abs(dan - dpn)] if swap else []))
     vp, vn, vs = _triplet_differences(anchor, positive, negative, eps)
     dp, dan, dpn = (_pnorm(xp, v, p, squared) for v in (vp, vn, vs))
     dn = np.minimum(dan, dpn) if swap else dan
@@ -135,6 +160,67 @@ def _triplet_kinks(
     if p != 2:  # |v|^p is not smooth (p = 1) or not twice differentiable (p < 2) at v = 0
         kinks += [np.abs(v).min(axis=-1) for v in (vp, vn, vs)]
     return np.concatenate(kinks)
+
+
+def _user_distance(distance: Any, x: Any, y: Any) -> Any:
+    """``distance(x, y)``, checked to be (N,): a Tensor on Tensors (the composite graph and the
+    VJP differentiate it), an array on arrays (a callable written with :mod:`nploss.autograd` ops
+    returns a Tensor even there; its data is taken)."""
+    d = distance(x, y)
+    if not isinstance(x, Tensor):
+        d = as_data(d)
+    if tuple(d.shape) != (x.shape[0],):
+        raise ValueError(
+            f"distance must return one distance per row, shape ({x.shape[0]},), got shape {tuple(d.shape)}"
+        )
+    return d
+
+
+def _distance_vjp(
+    xp: Any, g: Any, anchor: Any, positive: Any, negative: Any, *, margin: float, swap: bool, distance: Any
+) -> tuple[Any, Any, Any]:
+    r"""The VJP through a user-supplied distance: no hand-derived gradient exists, so the hinge's
+    cotangents (+c on :math:`d(a, p)`, :math:`-c` on the negative distance, shared at a swap tie as
+    ``torch.minimum``) are pulled back through ``distance`` by the engine
+    (:func:`nploss.autograd.grad`). Recorded (``create_graph``), the original Tensors are the
+    inputs, so the gradient is differentiable again."""
+    recorded = any(isinstance(t, Tensor) for t in (g, anchor, positive, negative))
+    inputs = [
+        t if recorded and isinstance(t, Tensor) and t.requires_grad else Tensor(as_data(t), requires_grad=True)
+        for t in (anchor, positive, negative)
+    ]
+    a, q, n = inputs
+    with enable_grad():
+        pairs = [(a, q), (a, n)] + ([(q, n)] if swap else [])
+        dists = [_user_distance(distance, x, y) for x, y in pairs]
+        dp, dan = as_data(dists[0]), as_data(dists[1])
+        rx = _raw(dp)
+        share: Any = 1.0
+        dn = dan
+        if swap:
+            dpn = as_data(dists[2])
+            share = rx.where(dan < dpn, 1.0, rx.where(dan == dpn, 0.5, 0.0)).astype(dan.dtype)
+            dn = rx.minimum(dan, dpn)
+        c = g * (margin + dp - dn >= 0).astype(dan.dtype)  # clamp_min: slope 1 at 0
+        cotangents = [c, -c * share] + ([-c * (1.0 - share)] if swap else [])
+        live = [(d, ct) for d, ct in zip(dists, cotangents) if isinstance(d, Tensor) and d.requires_grad]
+        grads = (
+            _engine_grad(
+                [d for d, _ in live],
+                inputs,
+                grad_outputs=[ct for _, ct in live],
+                create_graph=recorded,
+                allow_unused=True,
+            )
+            if live
+            else [None] * 3
+        )
+    out = []
+    for gr, t in zip(grads, inputs):
+        if gr is None:
+            gr = xp.zeros_like(as_data(t))
+        out.append(gr if recorded else as_data(gr))
+    return tuple(out)
 
 
 def _check_triplet(anchor: Any, positive: Any, negative: Any, **_: Any) -> None:
@@ -163,7 +249,7 @@ TRIPLET = register(
         args=TRIPLET_ARGS,
         forward=_triplet_forward,
         vjp=_triplet_vjp,
-        params={"margin": 1.0, "p": 2.0, "eps": 1e-6, "swap": False, "squared": False},
+        params={"margin": 1.0, "p": 2.0, "eps": 1e-6, "swap": False, "squared": False, "distance": None},
         check=_check_triplet,
         kinks=_triplet_kinks,
         edge_cases=_triplet_edges(),
@@ -184,6 +270,7 @@ def triplet(
     swap: bool = False,
     squared: bool = False,
     reduction: str = "mean",
+    distance: Any = None,
 ) -> Any:
     r"""Triplet margin loss: the positive closer to the anchor than the negative, by a margin.
 
@@ -211,6 +298,18 @@ def triplet(
         Use :math:`d^2` for both distances, as FaceNet (Schroff et al. 2015, with margin 0.2 on
         normalised embeddings). Not in PyTorch.
     reduction : {'mean', 'sum', 'none'}
+    distance : callable, optional
+        ``distance(x, y)`` of two (N, D) arrays or Tensors, returning the (N,) distances row by
+        row, written with :mod:`nploss.autograd` ops (or ``xp``-agnostic operators) so that it runs
+        on arrays and on Tensors. Given, the loss is PyTorch's
+        ``TripletMarginWithDistanceLoss(distance_function=distance, margin, swap, reduction)``:
+        :math:`\ell_i = \max(0, m + d(a_i, p_i) - d(a_i, n_i))`, with the swap's
+        :math:`\min(d(a, n), d(p, n))`; ``p``, ``eps`` and ``squared`` must then keep their
+        defaults (they belong to the built-in distance). **A user-supplied distance has no
+        hand-derived gradient**: the fused node's VJP computes the hinge's cotangents analytically
+        and pulls them back through ``distance`` with the engine (:func:`nploss.autograd.grad`),
+        recorded under ``create_graph`` so that second derivatives work too. The default
+        (``None``) is the built-in :math:`\|x - y + \epsilon\|_p` with its analytic gradient.
 
     Matches ``torch.nn.functional.triplet_margin_loss`` (values and gradients; at the kink
     :math:`m + d_p - d_n = 0` the slope is 1, as its ``clamp_min``). PyTorch broadcasts
@@ -227,12 +326,24 @@ def triplet(
     margin = real("margin", margin, low=0.0, low_open=True)  # positive, as in PyTorch
     p = real("p", p, low=1.0)  # a norm
     eps = real("eps", eps, low=0.0)
+    if distance is not None:
+        if not callable(distance):
+            raise TypeError(f"distance must be a callable distance(x, y) or None, got {type(distance).__name__}")
+        if p != 2.0 or eps != 1e-6 or squared:
+            raise ValueError(
+                "p, eps and squared belong to the built-in distance: leave them at their defaults with distance="
+            )
     if np.ndim(as_data(anchor)) == 1:  # one triplet, (D,) each, as PyTorch accepts
-        one = lambda a, q, n: triplet(a, q, n, margin, p, eps, swap, squared, reduction)  # noqa: E731
-        return unbatched(one, {"anchor": anchor, "positive": positive, "negative": negative}, {"positive": (1,), "negative": (1,)}, reduction)
+        one = lambda a, q, n: triplet(a, q, n, margin, p, eps, swap, squared, reduction, distance)
+        return unbatched(
+            one,
+            {"anchor": anchor, "positive": positive, "negative": negative},
+            {"positive": (1,), "negative": (1,)},
+            reduction,
+        )
     return apply_loss(
         TRIPLET, anchor, positive, negative, reduction=reduction, margin=margin, p=p, eps=eps,
-        swap=flag("swap", swap), squared=flag("squared", squared),
+        swap=flag("swap", swap), squared=flag("squared", squared), distance=distance,
     )  # fmt: skip
 
 
@@ -268,32 +379,58 @@ def _bt_violations(xp: Any, dist: Any, mined: dict[str, Any], margin: float) -> 
     return dist[rows, mined["positive"]] - dist[rows, mined["negative"]] + margin
 
 
+def _bt_hinge(xp: Any, z: Any, smooth: bool) -> Any:
+    r"""relu, or PML's smooth_loss softplus :math:`\log(1 + e^z)` (Hermans et al. 2017)."""
+    return xp.softplus(z) if smooth else xp.relu(z)
+
+
 def _batch_triplet_forward(
-    xp: Any, embeddings: Any, labels: Any, *, margin: float, strategy: str, squared: bool, normalize: bool
+    xp: Any,
+    embeddings: Any,
+    labels: Any,
+    *,
+    margin: float,
+    strategy: str,
+    squared: bool,
+    normalize: bool,
+    smooth: bool = False,
 ) -> Any:
     x, _ = _embed(xp, embeddings, normalize)
     dist = pairwise_distances(xp, x, x, squared)
     mined = _mine(xp, dist, labels, strategy, margin)
     z = _bt_violations(xp, dist, mined, margin)
     if "mask" in mined:
-        return xp.sum(xp.where(mined["mask"], xp.relu(z), 0.0), axis=(1, 2))
-    return xp.where(mined["valid"], xp.relu(z), 0.0)
+        return xp.sum(xp.where(mined["mask"], _bt_hinge(xp, z, smooth), 0.0), axis=(1, 2))
+    return xp.where(mined["valid"], _bt_hinge(xp, z, smooth), 0.0)
 
 
 def _batch_triplet_vjp(
-    xp: Any, g: Any, embeddings: Any, labels: Any, *, margin: float, strategy: str, squared: bool, normalize: bool
+    xp: Any,
+    g: Any,
+    embeddings: Any,
+    labels: Any,
+    *,
+    margin: float,
+    strategy: str,
+    squared: bool,
+    normalize: bool,
+    smooth: bool = False,
 ) -> tuple[Any]:
     x, norms = _embed(xp, embeddings, normalize)
     dist = pairwise_distances(xp, x, x, squared)
     n = dist.shape[0]
     mined = _mine(xp, dist, labels, strategy, margin)
-    z = as_data(_bt_violations(xp, dist, mined, margin))
+    zt = _bt_violations(xp, dist, mined, margin)
+    z = as_data(zt)
+    # the hinge's slope: 1 where violated (relu: 0 at z = 0), or the softplus' sigmoid(z), on the
+    # Tensor z when recorded (its derivative is the second order's)
+    slope = xp.sigmoid(zt) if smooth else _raw(z).where(z > 0, 1.0, 0.0).astype(z.dtype)
     if "mask" in mined:
-        # each selected violated triplet adds g_a to d(a, p) and -g_a to d(a, n)
-        c = xp.where(mined["mask"] & (z > 0), xp.reshape(g, (n, 1, 1)), 0.0)
+        # each selected triplet adds g_a * slope to d(a, p) and -g_a * slope to d(a, n)
+        c = xp.where(mined["mask"], xp.reshape(g, (n, 1, 1)) * slope, 0.0)
         grad_d = xp.sum(c, axis=2) - xp.sum(c, axis=1)
     else:
-        c = xp.reshape(xp.where(mined["valid"] & (z > 0), g, 0.0), (n, 1))
+        c = xp.reshape(xp.where(mined["valid"], g * slope, 0.0), (n, 1))
         grad_d = c * (one_hot(mined["positive"], n, 1, z.dtype) - one_hot(mined["negative"], n, 1, z.dtype))
     ga, gb = pairwise_distances_vjp(xp, grad_d, x, x, squared)
     gx = ga + gb
@@ -301,15 +438,23 @@ def _batch_triplet_vjp(
 
 
 def _batch_triplet_counts(
-    xp: Any, embeddings: Any, labels: Any, margin: float, strategy: str, squared: bool, normalize: bool
+    xp: Any,
+    embeddings: Any,
+    labels: Any,
+    margin: float,
+    strategy: str,
+    squared: bool,
+    normalize: bool,
+    smooth: bool = False,
 ) -> tuple[int, int]:
-    """(selected triplets, selected triplets with a positive loss)."""
+    """(selected triplets, selected triplets with a positive loss: all of them with the softplus,
+    unless it underflows to 0 far below the margin, as PML's AvgNonZeroReducer counts)."""
     x, _ = _embed(xp, embeddings, normalize)
     dist = pairwise_distances(xp, x, x, squared)
     mined = _mine(xp, dist, labels, strategy, margin)
-    z = _bt_violations(xp, dist, mined, margin)
+    z = as_data(_bt_violations(xp, dist, mined, margin))
     mask = mined.get("mask", mined.get("valid"))
-    return int(mask.sum()), int((mask & (z > 0)).sum())
+    return int(mask.sum()), int((mask & (_bt_hinge(xp, z, smooth) > 0)).sum())
 
 
 def _batch_triplet_weights(
@@ -322,14 +467,15 @@ def _batch_triplet_weights(
     strategy: str,
     squared: bool,
     normalize: bool,
+    smooth: bool = False,
 ) -> float:
-    selected, violated = _batch_triplet_counts(xp, embeddings, labels, margin, strategy, squared, normalize)
+    selected, violated = _batch_triplet_counts(xp, embeddings, labels, margin, strategy, squared, normalize, smooth)
     # no triplet (or none violated): the loss is a documented 0, not 0/0
     return 1.0 / max(selected if reduction == "mean" else violated, 1)
 
 
 def _batch_triplet_kinks(
-    embeddings: Any, labels: Any, *, margin: float, strategy: str, squared: bool, normalize: bool
+    embeddings: Any, labels: Any, *, margin: float, strategy: str, squared: bool, normalize: bool, smooth: bool = False
 ) -> Any:
     xp = _np()
     x, _ = _embed(xp, embeddings, normalize)
@@ -337,12 +483,12 @@ def _batch_triplet_kinks(
     pos, neg = _pair_masks(xp, labels)
     valid = pos[:, :, None] & neg[:, None, :]
     z = dist[:, :, None] - dist[:, None, :] + margin
-    if strategy == "all":
-        return np.abs(z[valid])
+    if strategy == "all":  # the hinge (the softplus has none)
+        return np.empty(0) if smooth else np.abs(z[valid])
     if strategy == "semi-hard":  # the selection jumps where d(a, n) - d(a, p) crosses 0 or the margin
         return np.concatenate([np.abs(z[valid] - margin), np.abs(z[valid])])
     mined = _mine(xp, dist, labels, strategy, margin)
-    kinks = [np.abs(_bt_violations(xp, dist, mined, margin))[mined["valid"]]]
+    kinks = [] if smooth else [np.abs(_bt_violations(xp, dist, mined, margin))[mined["valid"]]]
     for mask, sign in ((pos, -1.0), (neg, 1.0)):  # ties for the hardest positive or negative
         ranked = np.sort(np.where(mask, sign * dist, np.inf), axis=1)
         two = mask.sum(axis=1) >= 2
@@ -357,7 +503,7 @@ BATCH_TRIPLET = register(
         args=BATCH_ARGS,
         forward=_batch_triplet_forward,
         vjp=_batch_triplet_vjp,
-        params={"margin": 1.0, "strategy": "all", "squared": False, "normalize": False},
+        params={"margin": 1.0, "strategy": "all", "squared": False, "normalize": False, "smooth": False},
         reductions=("mean", "sum", "none", "avg_nonzero"),
         reduction_weights=_batch_triplet_weights,
         check=_check_batch,
@@ -380,6 +526,7 @@ def batch_triplet(
     squared: bool = False,
     normalize: bool = False,
     reduction: str = "mean",
+    smooth: bool = False,
 ) -> Any:
     r"""Triplet loss over the triplets mined from the labels of a batch.
 
@@ -415,6 +562,15 @@ def batch_triplet(
         Squared Euclidean distances (FaceNet) instead of :math:`d_\varepsilon`.
     normalize : bool
         L2-normalise the embeddings first (pytorch-metric-learning's default distance does).
+    smooth : bool
+        The soft-margin triplet of Hermans, Beyer & Leibe 2017 (section 2, "soft-margin"):
+        :math:`\log(1 + e^{m + d_{ap} - d_{an}})` instead of the hinge, as
+        pytorch-metric-learning's ``TripletMarginLoss(smooth_loss=True)``, which keeps the margin
+        inside the softplus (the paper's soft margin has none: ``margin=0``). Its derivative is
+        :math:`\sigma(m + d_{ap} - d_{an})`, so every selected triplet contributes, and the
+        loss is smooth in the distances (the mining's selection still jumps). Every selected
+        triplet's loss is positive, so ``'avg_nonzero'`` then divides by all selected triplets
+        (PML's ``AvgNonZeroReducer`` counts the losses above 0), like ``'mean'``.
     reduction : {'mean', 'sum', 'none', 'avg_nonzero'}
         'none' gives one value per anchor, the **sum** of the losses of its selected triplets
         (0 for an anchor without any); 'mean' is the total over the number of selected
@@ -443,5 +599,5 @@ def batch_triplet(
     choice("strategy", strategy, STRATEGIES)
     return apply_loss(
         BATCH_TRIPLET, embeddings, labels, reduction=reduction, margin=margin, strategy=strategy,
-        squared=flag("squared", squared), normalize=flag("normalize", normalize),
+        squared=flag("squared", squared), normalize=flag("normalize", normalize), smooth=flag("smooth", smooth),
     )  # fmt: skip
