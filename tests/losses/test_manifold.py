@@ -25,6 +25,12 @@ def _vicreg(**kw):
     return lambda embeddings, ref_emb: L.vicreg(embeddings, ref_emb, **kw)
 
 
+def _manifold(**kw):
+    return lambda embeddings, proxies, meta_classes: L.manifold(
+        embeddings, proxies, meta_classes, embeddings.shape[1], **kw
+    )
+
+
 NPLOSS = {
     **{f"nca-default-{r}": _nca(r) for r in ("mean", "none", "sum")},
     **{f"nca-s4-{r}": _nca(r, softmax_scale=4.0) for r in ("mean", "none")},
@@ -35,6 +41,11 @@ NPLOSS = {
     "vicreg-default": _vicreg(),
     "vicreg-l1-m5-v3-eps1e-3": _vicreg(invariance_lambda=1.0, variance_mu=5.0, covariance_v=3.0, eps=1e-3),
     "vicreg-covonly": _vicreg(invariance_lambda=0.0, variance_mu=0.0, covariance_v=1.0),
+    "manifold-default": _manifold(),
+    "manifold-lc0.5-a0.6-m0.05": _manifold(lambdaC=0.5, alpha=0.6, margin=0.05),
+    "manifold-lc0": _manifold(lambdaC=0.0),
+    "manifold-a0.95-m0.02": _manifold(alpha=0.95, margin=0.02),
+    "manifold-doctest": _manifold(),
 }
 
 
@@ -150,3 +161,73 @@ def test_bad_input_is_refused_by_name(call, match):
     x, y = np.ones((4, 3)), np.array([0, 0, 1, 1])
     with pytest.raises((ValueError, TypeError), match=match):
         call(x, y)
+
+
+# ------------------------------------------------------------------------ manifold
+
+
+def _manifold_inputs(seed=4):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((8, 4)), rng.standard_normal((3, 4)), np.array([0, 1, 2, 0, 1, 2, 0, 1])
+
+
+def test_manifold_gauss_jordan_inverse_is_the_inverse():
+    import sys
+
+    _gauss_jordan_inverse = sys.modules["nploss.losses.metric.manifold"]._gauss_jordan_inverse
+    from nploss.numerics import array_namespace
+
+    rng = np.random.default_rng(5)
+    b = rng.standard_normal((7, 7))
+    a = b @ b.T + 0.5 * np.eye(7)
+    np.testing.assert_allclose(_gauss_jordan_inverse(array_namespace(np), a), np.linalg.inv(a), rtol=1e-10, atol=1e-12)
+
+
+def test_manifold_by_hand_with_numpy_inverse():
+    e, p, m = _manifold_inputs()
+    x = np.concatenate([e, p])
+    u = x / np.linalg.norm(x, axis=1, keepdims=True)
+    s = np.exp(2 * np.clip(u @ u.T, 0, None)) * (1 - np.eye(len(x)))
+    r = 1 / np.sqrt(s.sum(1))
+    f = 0.2 * np.linalg.inv(np.eye(len(x)) - 0.8 * r[:, None] * s * r[None, :])
+
+    def h(g):
+        t = g - g[np.arange(8), m][:, None] + 5e-4
+        t[np.arange(8), m] = -np.inf
+        t[t < 0] = -np.inf
+        return np.log1p(np.exp(t).sum(1))
+
+    fe, fp = f[:8], f[8:]
+    cos = (fe / np.linalg.norm(fe, axis=1, keepdims=True)) @ (fp / np.linalg.norm(fp, axis=1, keepdims=True)).T
+    want = np.mean(h(f[:8, 8:]) + h(cos))
+    np.testing.assert_allclose(L.manifold(e, p, m, 4), want, rtol=1e-12)
+
+
+def test_manifold_constant_proxies_give_the_embedding_gradient_only():
+    e, p, m = _manifold_inputs()
+    t = Tensor(e, requires_grad=True)
+    (g,) = grad(L.manifold(t, p, m, 4), [t])
+    tp = Tensor(p, requires_grad=True)
+    t2 = Tensor(e, requires_grad=True)
+    g2, _ = grad(L.manifold(t2, tp, m, 4), [t2, tp])
+    np.testing.assert_allclose(g.numpy(), g2.numpy(), rtol=1e-13)
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"l": 3}, "l must equal"),
+        ({"l": 4.0}, "l must be an integer"),
+        ({"alpha": 1.0}, "alpha"),
+        ({"lambdaC": float("inf")}, "lambdaC"),
+        ({"lambdaC": -1.0}, "lambdaC"),
+        ({"meta_classes": np.array([0, 1, 3, 0, 1, 2, 0, 1])}, "meta_classes"),
+        ({"meta_classes": np.array([0, 1])}, "meta_classes"),
+        ({"proxies": np.ones((3, 5))}, "proxies"),
+    ],
+)
+def test_manifold_bad_input_is_refused_by_name(kw, match):
+    e, p, m = _manifold_inputs()
+    args = {"embeddings": e, "proxies": p, "meta_classes": m, "l": 4, **kw}
+    with pytest.raises((ValueError, TypeError), match=match):
+        L.manifold(**args)

@@ -17,6 +17,17 @@ Embeddings are rows, shape ``(N, D)``. The losses come in three kinds:
 | ``triplet`` | ``triplet``, ``batch_triplet`` (all, batch-hard, semi-hard mining) |
 | ``center`` | ``center``, ``CenterLoss`` |
 | ``lifted`` | ``lifted_structured`` |
+| ``pml_pairs`` | ``snr_contrastive``, ``generalized_lifted_structured``, ``margin_loss``, ``angular`` |
+| ``similarity`` | ``multi_similarity``, ``circle``, ``tuplet_margin``, ``intra_pair_variance`` |
+| ``ranked`` | ``ranked_list``, ``histogram``, ``dynamic_soft_margin`` (+ ``DynamicSoftMarginLoss``), ``threshold_consistent_margin`` |
+| ``manifold`` | ``manifold``, ``vicreg``, ``instance``, ``nca`` |
+| ``margin_classifiers`` | ``sub_center_arcface``, ``sphereface``, ``large_margin_softmax``, ``normalized_softmax``, ``p2s_grad`` |
+| ``proxies`` | ``proxy_nca``, ``proxy_anchor``, ``soft_triple`` |
+| ``average_precision`` | ``fastap``, ``smooth_ap``, ``pnp`` |
+
+The losses of pytorch-metric-learning (PML) give PML 2.9.0's value and gradients with their
+default arguments; each docstring lists where PML departs from its paper and how to get the
+paper's version.
 
 Every Euclidean distance (except :func:`triplet`'s, which follows PyTorch) carries an epsilon
 inside its square root, :math:`d_\varepsilon = \sqrt{\|a - b\|^2 + 10^{-16}}`, so that identical
@@ -50,7 +61,9 @@ from .pairs import (
     margin_ranking,
 )
 from .triplet import BATCH_TRIPLET, STRATEGIES, TRIPLET, TRIPLET_ARGS, batch_triplet, triplet
-from . import average_precision, manifold, margin_classifiers, pml_pairs, proxies, ranked, similarity  # noqa: E402, I001
+# the modules under private names: `from .manifold import *` rebinds `manifold` to the loss
+from . import average_precision as _average_precision, manifold as _manifold, margin_classifiers as _margin_classifiers  # noqa: I001
+from . import pml_pairs as _pml_pairs, proxies as _proxies, ranked as _ranked, similarity as _similarity
 from .average_precision import *  # noqa: F403
 from .manifold import *  # noqa: F403
 from .margin_classifiers import *  # noqa: F403
@@ -69,4 +82,7 @@ __all__ = [
     "center",
     "CenterLoss",
     "lifted_structured",
-] + pml_pairs.__all__ + similarity.__all__ + ranked.__all__ + manifold.__all__ + margin_classifiers.__all__ + proxies.__all__ + average_precision.__all__
+] + (
+    _pml_pairs.__all__ + _similarity.__all__ + _ranked.__all__ + _manifold.__all__
+    + _margin_classifiers.__all__ + _proxies.__all__ + _average_precision.__all__
+)

@@ -1,15 +1,15 @@
-r"""NCA, instance and VICReg losses, equal by default to pytorch-metric-learning 2.9.0's
-``NCALoss``, ``InstanceLoss`` and ``VICRegLoss``.
+r"""NCA, instance, VICReg and manifold losses, equal by default to pytorch-metric-learning 2.9.0's
+``NCALoss``, ``InstanceLoss``, ``VICRegLoss`` and ``ManifoldLoss``.
 
 Each is the textbook forward and its analytic VJP. Normalised rows are
 :math:`x / \sqrt{\|x\|^2 + 10^{-16}}` (:mod:`nploss.losses.metric._common`); PML's
 ``F.normalize`` divides by :math:`\max(\|x\|, 10^{-12})`, the same to a relative
 :math:`10^{-16} / 2\|x\|^2`.
 
-PML's ``ManifoldLoss`` (Aziere & Todorovic 2019) is not implemented here: it needs a matrix
-inverse (the random walk :math:`(I - \alpha \bar{S})^{-1}`), which the ``xp`` namespaces do not
-have, and by default it draws its proxies and meta-classes at random, so that it has no
-deterministic default to match.
+PML's ``ManifoldLoss`` (Aziere & Todorovic 2019) needs the random walk's inverse
+:math:`(I - \alpha \bar{S})^{-1}`, which the ``xp`` namespaces do not have: it is a Gauss-Jordan
+elimination without pivoting written in ``xp`` operations (the matrix is positive-definite). PML
+draws its proxies and meta-classes at random; :func:`manifold` takes both as arguments.
 """
 
 from __future__ import annotations
@@ -18,17 +18,21 @@ from typing import Any
 
 import numpy as np
 
+from ... import backend
 from ...autograd import as_data
 from .._apply import apply_loss
-from .._params import flag, real
+from .._params import flag, integer, real
+from .._shared import unit_rows, unit_rows_vjp
 from .._spec import Arg, LossSpec, register
 from ..fewshot.regularisers import _covariance_forward, _covariance_vjp
 from ._common import (
     BATCH_ARGS,
+    EPS,
     _batch_edges,
     _check_batch,
     _embed,
     _embed_vjp,
+    _host,
     _labelled_batch,
     _np,
     _pair_masks,
@@ -37,7 +41,7 @@ from ._common import (
     pairwise_distances_vjp,
 )
 
-__all__ = ["instance", "nca", "vicreg"]
+__all__ = ["instance", "manifold", "nca", "vicreg"]
 
 # ------------------------------------------------------------------------------------ NCA
 
@@ -454,4 +458,342 @@ def vicreg(
         variance_mu=real("variance_mu", variance_mu, low=0.0),
         covariance_v=real("covariance_v", covariance_v, low=0.0),
         eps=real("eps", eps, low=0.0, low_open=True),
+    )
+
+
+# ------------------------------------------------------------------------------------ manifold
+
+
+def _mf_const(like: Any, arr: np.ndarray) -> Any:
+    """A NumPy constant on ``like``'s backend, in its floating dtype (booleans stay boolean)."""
+    dtype = None if arr.dtype == bool else as_data(like).dtype
+    return backend.asarray(arr, dtype=dtype)
+
+
+def _gauss_jordan_inverse(xp: Any, a: Any) -> Any:
+    r"""Inverse of a symmetric positive-definite matrix by Gauss-Jordan elimination without
+    pivoting, in ``xp`` ops (no indexing or assignment, so that it runs on Tensors too). Step
+    :math:`k` replaces :math:`[A | B]` by :math:`[A | B] - (a_{\cdot k} - e_k)\, r_k / a_{kk}`, with
+    :math:`r_k` its row :math:`k`: row :math:`k` is divided by its pivot and column :math:`k`
+    cleared elsewhere. The pivots of a positive-definite matrix are ratios of its leading minors,
+    positive, so no pivoting is needed."""
+    m = a.shape[0]
+    eye = np.eye(m)
+    aug = xp.concatenate([a, _mf_const(a, eye) + 0.0 * a], axis=1)
+    for k in range(m):
+        ek = _mf_const(a, eye[:, k : k + 1])  # (m, 1)
+        row = xp.matmul(xp.transpose(ek), aug)  # (1, 2m)
+        col = xp.matmul(aug, _mf_const(a, np.eye(2 * m)[:, k : k + 1]))  # (m, 1)
+        piv = xp.matmul(row, _mf_const(a, np.eye(2 * m)[:, k : k + 1]))  # (1, 1)
+        aug = aug - xp.matmul(col - ek, row / piv)
+    return xp.matmul(aug, _mf_const(a, np.concatenate([np.zeros((m, m)), eye])))
+
+
+def _mf_softplus_terms(xp: Any, g: Any, own: Any, margin: float) -> tuple[Any, Any, Any]:
+    r"""PML's :math:`\ell_i = \log(1 + \sum_{j \in A_i} e^{t_{ij}})` with
+    :math:`t_{ij} = G_{ij} - G_{i m_i} + \mathrm{margin}`, :math:`A_i = \{j \ne m_i : t_{ij} \ge 0\}`;
+    also :math:`p_{ij} = \partial \ell_i / \partial t_{ij}` and :math:`t`."""
+    gm = xp.sum(xp.where(own, g, 0.0), axis=1, keepdims=True)
+    t = g - gm + margin
+    mask = (as_data(t) >= 0.0) & ~own
+    z = xp.where(mask, t, -np.inf)
+    zero = _mf_const(g, np.zeros((t.shape[0], 1)))
+    lse = xp.logsumexp(xp.concatenate([zero, z], axis=1), axis=1, keepdims=True)
+    p = xp.where(mask, xp.exp(z - lse), 0.0)
+    return xp.reshape(lse, (-1,)), p, t
+
+
+def _mf_parts(
+    xp: Any, embeddings: Any, proxies: Any, meta_classes: Any, lambdaC: float, alpha: float, margin: float
+) -> tuple[Any, dict[str, Any]]:
+    r"""The per-sample loss :math:`\ell^{int}_i + \lambda_C \ell^{ctx}_i` and what the VJP reuses."""
+    n, k = embeddings.shape[0], proxies.shape[0]
+    m = n + k
+    x = xp.concatenate([embeddings, proxies], axis=0)
+    u, r = unit_rows(xp, x, EPS)
+    c = xp.matmul(u, xp.transpose(u))
+    cpos = as_data(c) >= 0.0
+    s = xp.exp(2.0 * xp.where(cpos, c, 0.0)) * _mf_const(x, 1.0 - np.eye(m))  # exp(clamp(cos, 0) / 0.5), 0 diagonal
+    d = xp.sum(s, axis=1, keepdims=True)
+    rd = 1.0 / xp.sqrt(d)
+    sbar = rd * s * xp.transpose(rd)
+    inv = _gauss_jordan_inverse(xp, _mf_const(x, np.eye(m)) - alpha * sbar)
+    f = (1.0 - alpha) * inv
+    own = _mf_const(x, np.asarray(_host(meta_classes)).astype(np.int64).reshape(-1, 1) == np.arange(k)[None, :])
+    sel_e, sel_p = _mf_const(x, np.eye(m)[:n]), _mf_const(x, np.eye(m)[n:])
+    fe, fp = xp.matmul(sel_e, f), xp.matmul(sel_p, f)  # F[:N, :], F[N:, :]
+    fep = xp.matmul(fe, xp.transpose(sel_p))  # F[:N, N:]
+    na = xp.sqrt(xp.sum(fe * fe, axis=1, keepdims=True))
+    nb = xp.sqrt(xp.sum(fp * fp, axis=1, keepdims=True))
+    ah, bh = fe / na, fp / nb
+    cos = xp.matmul(ah, xp.transpose(bh))  # cosine_similarity(F_e, F_p.unsqueeze(1)).t()
+    l_int, p_int, t_int = _mf_softplus_terms(xp, fep, own, margin)
+    l_ctx, p_ctx, t_ctx = _mf_softplus_terms(xp, cos, own, margin)
+    parts = {
+        "u": u, "r": r, "cpos": cpos, "s": s, "d": d, "rd": rd, "inv": inv, "own": own, "sel_e": sel_e,
+        "sel_p": sel_p, "cos": cos, "ah": ah, "bh": bh, "na": na, "nb": nb, "p_int": p_int, "p_ctx": p_ctx,
+        "t_int": t_int, "t_ctx": t_ctx, "c": c,
+    }  # fmt: skip
+    return l_int + lambdaC * l_ctx, parts
+
+
+def _manifold_forward(
+    xp: Any,
+    embeddings: Any,
+    proxies: Any,
+    meta_classes: Any,
+    *,
+    lambdaC: float,
+    alpha: float,
+    margin: float,
+    reduction: str,
+) -> Any:
+    per, _ = _mf_parts(xp, embeddings, proxies, meta_classes, lambdaC, alpha, margin)
+    return xp.mean(per)
+
+
+def _mf_term_grad(xp: Any, gp: Any, own: Any) -> Any:
+    """Cotangent of :math:`G` from :math:`g_i p_{ij}`: itself at :math:`j`, minus its row sum at :math:`m_i`."""
+    return gp - xp.where(own, xp.sum(gp, axis=1, keepdims=True), 0.0)
+
+
+def _manifold_vjp(
+    xp: Any,
+    g: Any,
+    embeddings: Any,
+    proxies: Any,
+    meta_classes: Any,
+    *,
+    lambdaC: float,
+    alpha: float,
+    margin: float,
+    reduction: str,
+) -> tuple[Any, Any]:
+    n = embeddings.shape[0]
+    _, q = _mf_parts(xp, embeddings, proxies, meta_classes, lambdaC, alpha, margin)
+    gi = g * (1.0 / n)
+    sel_e, sel_p = q["sel_e"], q["sel_p"]
+    # intrinsic term: G = F[:N, N:]
+    g_fep = _mf_term_grad(xp, gi * q["p_int"], q["own"])
+    g_f = xp.matmul(xp.matmul(xp.transpose(sel_e), g_fep), sel_p)
+    # context term: G_ij = cos(F_e_i, F_p_j)
+    gc = _mf_term_grad(xp, (lambdaC * gi) * q["p_ctx"], q["own"])
+    cos, ah, bh = q["cos"], q["ah"], q["bh"]
+    g_fe = (xp.matmul(gc, bh) - xp.sum(gc * cos, axis=1, keepdims=True) * ah) / q["na"]
+    gct, cost = xp.transpose(gc), xp.transpose(cos)
+    g_fp = (xp.matmul(gct, ah) - xp.sum(gct * cost, axis=1, keepdims=True) * bh) / q["nb"]
+    g_f = g_f + xp.matmul(xp.transpose(sel_e), g_fe) + xp.matmul(xp.transpose(sel_p), g_fp)
+    # F = (1 - alpha) A^-1, A = I - alpha S_bar, d(A^-1) = -A^-1 dA A^-1 with A symmetric
+    inv = q["inv"]
+    g_sbar = (alpha * (1.0 - alpha)) * xp.matmul(xp.matmul(inv, g_f), inv)
+    s, rd = q["s"], q["rd"]
+    rdt = xp.transpose(rd)
+    h = g_sbar * s
+    g_rd = xp.sum(h * rdt, axis=1, keepdims=True) + xp.transpose(xp.sum(h * rd, axis=0, keepdims=True))
+    g_d = g_rd * (-0.5) * rd / q["d"]
+    g_s = g_sbar * rd * rdt + g_d  # d_i = sum_j S_ij
+    gcm = xp.where(q["cpos"], 2.0 * g_s * s, 0.0)  # S = exp(2 max(C, 0)), 0 on the diagonal
+    gu = xp.matmul(gcm + xp.transpose(gcm), q["u"])
+    gx = unit_rows_vjp(xp, gu, q["u"], q["r"])
+    return xp.matmul(sel_e, gx), xp.matmul(sel_p, gx)
+
+
+def _check_manifold(embeddings: Any, proxies: Any, meta_classes: Any, **_: Any) -> None:
+    if embeddings.ndim != 2 or embeddings.shape[0] < 1:
+        raise ValueError(f"embeddings must have shape (N, D) with N >= 1, got {tuple(embeddings.shape)}")
+    if proxies.ndim != 2 or proxies.shape[1] != embeddings.shape[1] or proxies.shape[0] < 1:
+        raise ValueError(
+            f"proxies must have shape (K, {embeddings.shape[1]}) with K >= 1 (the embeddings' D), "
+            f"got {tuple(proxies.shape)}"
+        )
+    if tuple(meta_classes.shape) != (embeddings.shape[0],):
+        raise ValueError(
+            f"meta_classes must have shape ({embeddings.shape[0]},), one proxy index per embedding, "
+            f"got {tuple(meta_classes.shape)}"
+        )
+    idx = np.asarray(_host(meta_classes))
+    k = proxies.shape[0]
+    if idx.size and (not np.all(idx == np.round(idx)) or idx.min() < 0 or idx.max() >= k):
+        raise ValueError(
+            f"meta_classes must be proxy indices in [0, {k}) (the rows of proxies), "
+            f"got values from {idx.min()} to {idx.max()}"
+        )
+
+
+def _manifold_kinks(embeddings: Any, proxies: Any, meta_classes: Any, *, lambdaC: float, alpha: float, margin: float,
+                    **_: Any) -> Any:  # fmt: skip
+    """|t| of every term of both hinges (PML's terms jump from 0 to log(1 + e^0) at t = 0) and the
+    off-diagonal cosines (the clamp at 0)."""
+    xp = _np()
+    _, q = _mf_parts(xp, embeddings, proxies, meta_classes, lambdaC, alpha, margin)
+    own = q["own"]
+    m = q["c"].shape[0]
+    return np.concatenate([np.abs(q["t_int"][~own]), np.abs(q["t_ctx"][~own]), np.abs(q["c"][~np.eye(m, dtype=bool)])])
+
+
+def _manifold_sampler(rng: np.random.Generator, sizes: dict[str, int]) -> list[np.ndarray]:
+    """Seven embeddings, three proxies, every proxy with a sample."""
+    return [
+        rng.standard_normal((7, sizes.get("D", 4))),
+        rng.standard_normal((3, sizes.get("D", 4))),
+        rng.permutation(np.array([0, 1, 2, 0, 1, 2, 0])),
+    ]
+
+
+def _mf_on_proxies(rng: np.random.Generator) -> list[np.ndarray]:
+    meta = np.array([0, 1, 2, 0, 1])
+    p = rng.standard_normal((3, 3))
+    return [p[meta].copy(), p, meta]
+
+
+def _manifold_edges() -> dict[str, Any]:
+    meta = np.array([0, 1, 2, 0, 1])
+    return {
+        "identical embeddings": lambda rng: [np.ones((5, 3)), rng.standard_normal((3, 3)), meta],
+        "embeddings equal to their proxies": _mf_on_proxies,
+        "one meta-class": lambda rng: [rng.standard_normal((5, 3)), rng.standard_normal((3, 3)), np.zeros(5, int)],
+        "a proxy without samples": lambda rng: [
+            rng.standard_normal((5, 3)), rng.standard_normal((3, 3)), np.array([0, 0, 1, 1, 0])
+        ],
+        "one proxy": lambda rng: [rng.standard_normal((4, 3)), rng.standard_normal((1, 3)), np.zeros(4, int)],
+        "entries of 1e3": lambda rng: [1e3 * rng.standard_normal((5, 3)), 1e3 * rng.standard_normal((3, 3)), meta],
+    }  # fmt: skip
+
+
+MANIFOLD = register(
+    LossSpec(
+        name="manifold",
+        family="metric",
+        args=(
+            Arg("embeddings", "real", ("N", "D")),
+            Arg("proxies", "real", ("K", "D")),
+            Arg("meta_classes", "label", ("N",), differentiable=False),
+        ),
+        forward=_manifold_forward,
+        vjp=_manifold_vjp,
+        params={"lambdaC": 1.0, "alpha": 0.8, "margin": 5e-4},
+        reduces_itself=True,
+        reductions=("mean",),
+        check=_check_manifold,
+        kinks=_manifold_kinks,
+        sampler=_manifold_sampler,
+        sizes={"N": 7, "K": 3, "D": 4},
+        edge_cases=_manifold_edges(),
+        formula=r"L = \frac1N \sum_i \Big[\log\big(1 + \sum_{j \ne m_i,\, t_{ij} \ge 0} e^{t_{ij}}\big)"
+        r" + \lambda_C \log\big(1 + \sum_{j \ne m_i,\, c_{ij} \ge 0} e^{c_{ij}}\big)\Big],\ "
+        r"t_{ij} = F_{i,p_j} - F_{i,p_{m_i}} + \mu,\ F = (1 - \alpha)(I - \alpha \bar S)^{-1}",
+        reference="Aziere & Todorovic 2019 (ensemble deep manifold similarity learning using hard proxies); "
+        "pytorch-metric-learning ManifoldLoss",
+    )
+)
+
+
+def manifold(
+    embeddings: Any,
+    proxies: Any,
+    meta_classes: Any,
+    l: int,
+    lambdaC: float = 1.0,
+    alpha: float = 0.8,
+    margin: float = 5e-4,
+) -> Any:
+    r"""Manifold loss (Aziere & Todorovic 2019) as pytorch-metric-learning's ``ManifoldLoss``
+    computes it, with the proxies and the meta-classes given instead of drawn at random:
+    ``manifold(e, p, m, l)`` is ``ManifoldLoss(l, K=len(p))`` with ``loss.proxies = p``, called as
+    ``loss(e, indices_tuple=m)``.
+
+    The embeddings and proxies, :math:`X = [E; P]` (:math:`M = N + K` rows), make a graph whose
+    random walk gives the manifold similarities :math:`F`:
+
+    .. math::  C = U U^\top\ (U\ \text{the unit rows of}\ X), \quad
+               S_{ab} = e^{2 \max(C_{ab}, 0)}\,[a \ne b], \quad
+               \bar S = D^{-1/2} S D^{-1/2},\ D = \mathrm{diag}(S \mathbf 1), \quad
+               F = (1 - \alpha)(I - \alpha \bar S)^{-1}.
+
+    With :math:`m_i` the meta-class (proxy index) of embedding :math:`i` and
+    :math:`h(G)_i = \log\big(1 + \sum_{j \ne m_i,\ t_{ij} \ge 0} e^{t_{ij}}\big)`,
+    :math:`t_{ij} = G_{ij} - G_{i m_i} + \mu`:
+
+    .. math::  L = \frac1N \sum_{i=1}^N \Big[h\big(F_{E P}\big)_i
+               + \lambda_C\, h\big(\cos(F_{E \cdot}, F_{P \cdot})\big)_i\Big],
+
+    :math:`F_{EP}` the embeddings-by-proxies block of :math:`F` (the intrinsic loss) and
+    :math:`\cos(F_{E\cdot}, F_{P\cdot})_{ij}` the cosine of row :math:`i` of :math:`F` with row
+    :math:`N + j` (the context loss). Derivative: :math:`\partial h_i / \partial t_{ij} = p_{ij} =
+    e^{t_{ij}} / (1 + \sum_{k} e^{t_{ik}})` over the counted terms, passed to :math:`G_{ij}` and
+    (negated, summed) to :math:`G_{i m_i}`; the cosines' Jacobian; the inverse's
+    :math:`d(A^{-1}) = -A^{-1}\, dA\, A^{-1}` (:math:`A = I - \alpha \bar S` is symmetric, so
+    :math:`\bar G_{\bar S} = \alpha (1 - \alpha)\, A^{-1} \bar G_F A^{-1}`); the normalisation
+    :math:`\partial \bar S_{ab} / \partial S` through :math:`D^{-1/2}`; :math:`2 S_{ab}` through the
+    exponential where :math:`C_{ab} \ge 0` (0 elsewhere, PyTorch's ``clamp`` slope 1 at 0); and
+    :math:`(G_C + G_C^\top) U` through the unit rows. The inverse is a Gauss-Jordan elimination
+    without pivoting (:math:`A` is positive-definite, its eigenvalues in
+    :math:`[1 - \alpha, 1 + \alpha]`), written in array operations so that it runs on Tensors.
+
+    **Not continuous.** PML drops each term with :math:`t_{ij} < 0` (it sets it to
+    :math:`-\infty` before the exponential) and keeps those with :math:`t_{ij} \ge 0`, so each
+    term inside the logarithm jumps from 0 to :math:`e^0 = 1` at :math:`t_{ij} = 0`
+    (the registry's ``kinks`` are :math:`|t_{ij}|`, for both terms, and the off-diagonal
+    :math:`|C_{ab}|` of the clamp); the gradient is that of the piece on either side.
+
+    Parameters
+    ----------
+    embeddings : array or Tensor, shape (N, D)
+    proxies : array or Tensor, shape (K, D)
+        PML's ``proxies`` parameter (a learned ``nn.Parameter``, differentiable here too; pass an
+        array to treat them as constant).
+    meta_classes : integer array, shape (N,), in [0, K)
+        The proxy of each embedding: what PML takes as ``indices_tuple`` (it draws them at random
+        when it is None: every proxy once, the rest uniformly, shuffled).
+    l : int
+        The embedding size (PML's required ``l``); must equal D.
+    lambdaC : float, non-negative and finite
+        :math:`\lambda_C`, the weight of the context loss.
+    alpha : float in (0, 1)
+        The random walk's :math:`\alpha`.
+    margin : float
+        :math:`\mu`.
+
+    Returns
+    -------
+    0-d array or Tensor (PML's ``already_reduced`` mean; only the mean exists)
+
+    Notes
+    -----
+    Differences from pytorch-metric-learning (and from the paper):
+
+    - **Float32 inverse.** PML casts :math:`I - \alpha \bar S` to float32 before
+      ``torch.inverse`` ("inverse is not available for Half") and back, so its float64 loss
+      carries float32's round-off (about :math:`10^{-7}` relative in the gradients; :math:`10^{-9}`
+      in the value here). This function computes in the inputs' dtype; the test fixtures run PML
+      with that cast disabled, where the two agree to :math:`10^{-15}`.
+    - **Determinism.** PML draws its proxies (``torch.randn(K, l)``) at construction and, without
+      ``indices_tuple``, the meta-classes at every call; here both are arguments. ``K`` is
+      ``len(proxies)``; PML's ``labels`` are not supported (PML refuses them too).
+    - ``lambdaC = inf`` ("context loss only" in PML's docstring) gives :math:`0 + \infty \cdot
+      \ell^{ctx}` in PML (infinite or NaN); it is refused here: scale the loss instead.
+    - PML's similarity is ``exp(clamp(cos, 0) / 0.5)``, the paper's Gaussian-type affinity on
+      cosines clamped at 0, and the hinges count :math:`t \ge 0` (the paper's
+      :math:`\log(1 + \sum \exp)` over the "hard" proxies); the own proxy's term is left out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> e = np.array([[1.0, 0.0], [0.0, 1.0], [0.9, 0.1]])
+    >>> p = np.array([[1.0, 0.1], [0.1, 1.0]])
+    >>> round(float(manifold(e, p, np.array([0, 1, 1]), l=2)), 6)
+    0.507409
+    """
+    l = integer("l", l, low=1)
+    if getattr(embeddings, "ndim", 0) == 2 and l != embeddings.shape[1]:
+        raise ValueError(f"l must equal the embedding size D = {embeddings.shape[1]}, got l = {l}")
+    return apply_loss(
+        MANIFOLD,
+        embeddings,
+        proxies,
+        meta_classes,
+        reduction="mean",
+        lambdaC=real("lambdaC", lambdaC, low=0.0),
+        alpha=real("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True),
+        margin=real("margin", margin),
     )
