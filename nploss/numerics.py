@@ -67,6 +67,13 @@ def finite_max(xp: Any, x: Any, axis: Any) -> Any:
     return xp.where(xp.isfinite(m), m, 0)
 
 
+def broadcast_axes(broadcast_shape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The axes of ``broadcast_shape`` along which an array of ``shape`` was repeated: the leading
+    ones it lacks and those where it has size 1. Summing over them undoes the broadcast."""
+    lead = len(broadcast_shape) - len(shape)
+    return tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and broadcast_shape[lead + i] != 1)
+
+
 class ArrayNamespace:
     """An array module (NumPy or CuPy) plus the functions losses need that it lacks.
 
@@ -111,9 +118,7 @@ class ArrayNamespace:
         shape = tuple(shape)
         if x.shape == shape:
             return x
-        lead = x.ndim - len(shape)
-        axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
-        return self.module.sum(x, axis=axes, keepdims=True).reshape(shape)
+        return self.module.sum(x, axis=broadcast_axes(x.shape, shape), keepdims=True).reshape(shape)
 
     def square(self, x: Any) -> Any:
         return x * x

@@ -535,9 +535,7 @@ def sum_to(x: Any, shape: Sequence[int]) -> Tensor:
     shape = tuple(shape)
     if x.shape == shape:
         return x
-    lead = x.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
-    data = _xp(x).sum(x.data, axis=axes, keepdims=True).reshape(shape)
+    data = _xp(x).sum(x.data, axis=numerics.broadcast_axes(x.shape, shape), keepdims=True).reshape(shape)
     return make_node(data, (x,), lambda g, out: (broadcast_to(g, x.shape),))
 
 
