@@ -95,6 +95,19 @@ def pairwise_distances_vjp(xp: Any, g: Any, a: Any, b: Any, squared: bool = Fals
     return xp.sum(weighted, axis=1), -xp.sum(weighted, axis=0)
 
 
+def cosine_matrix(xp: Any, x: Any, eps: float = EPS) -> tuple[Any, Any, Any]:
+    r"""The ``(N, N)`` cosines :math:`S = U U^\top` between the rows of ``x``, with the unit rows
+    ``U`` and their norms (see :func:`nploss.losses._shared.unit_rows`)."""
+    u, r = unit_rows(xp, x, eps)
+    return xp.matmul(u, xp.transpose(u)), u, r
+
+
+def cosine_matrix_vjp(xp: Any, gs: Any, u: Any, r: Any) -> Any:
+    r"""The gradient of ``x`` from that of :math:`S = U U^\top`: :math:`(G + G^\top) U`, back through
+    the unit rows."""
+    return unit_rows_vjp(xp, xp.matmul(gs + xp.transpose(gs), u), u, r)
+
+
 def cosine_similarity(xp: Any, a: Any, b: Any, eps: float = COSINE_EPS) -> Any:
     r"""Row-wise :math:`\cos = a \cdot b / \sqrt{(\|a\|^2 + \varepsilon)(\|b\|^2 + \varepsilon)}`,
     PyTorch's ``cosine_embedding_loss`` formula (a zero row gives 0, not NaN)."""

@@ -30,6 +30,8 @@ from ._common import (
     _np,
     _pair_masks,
     _raw,
+    cosine_matrix,
+    cosine_matrix_vjp,
     pairwise_distances,
     pairwise_distances_vjp,
 )
@@ -53,18 +55,6 @@ def _masks(labels: Any) -> tuple[Any, Any, Any]:
     rx = _raw(y)
     same = rx.expand_dims(y, 1) == rx.expand_dims(y, 0)
     return pos, neg, same
-
-
-def _cosines(xp: Any, embeddings: Any) -> tuple[Any, Any, Any]:
-    """Unit rows, their norms and the cosine matrix ``U U^T``."""
-    u, n = unit_rows(xp, embeddings, EPS)
-    return u, n, xp.matmul(u, xp.transpose(u))
-
-
-def _cosines_vjp(xp: Any, gs: Any, u: Any, n: Any) -> Any:
-    """The embeddings' gradient from that of ``S = U U^T``: ``(G + G^T) U`` through the unit rows."""
-    gu = xp.matmul(gs + xp.transpose(gs), u)
-    return unit_rows_vjp(xp, gu, u, n)
 
 
 def _check_nonempty(embeddings: Any, labels: Any, **params: Any) -> None:
@@ -282,7 +272,7 @@ def _sig_parts(xp: Any, s: Any, temperature: float, clamp: bool) -> tuple[Any, A
 
 
 def _smooth_ap_parts(xp: Any, embeddings: Any, labels: Any, temperature: float) -> dict[str, Any]:
-    u, n, s = _cosines(xp, embeddings)
+    s, u, n = cosine_matrix(xp, embeddings)
     _, _, same = _masks(labels)
     m = same.shape[0]
     other = _k(embeddings, (~np.eye(m, dtype=bool)).astype(np.float64))  # l != k, indexed [k, l]
@@ -322,7 +312,7 @@ def _smooth_ap_vjp(xp: Any, g: Any, embeddings: Any, labels: Any, *, temperature
     gb = -gap * p["rank_pos"] / (p["rank_all"] * p["rank_all"])  # d/dR
     coef = (xp.expand_dims(ga, 2) * p["in_class"] + xp.expand_dims(gb, 2)) * p["other"] * p["slope"]
     gs = xp.sum(coef, axis=1) - xp.sum(coef, axis=2)  # x_qkl = (S_ql - S_qk)/tau
-    return (_cosines_vjp(xp, gs, p["u"], p["n"]),)
+    return (cosine_matrix_vjp(xp, gs, p["u"], p["n"]),)
 
 
 SMOOTH_AP = register(
@@ -427,7 +417,7 @@ def _pnp_f(xp: Any, r: Any, variant: str, b: float, alpha: float) -> tuple[Any, 
 
 
 def _pnp_parts(xp: Any, embeddings: Any, labels: Any, anneal: float) -> dict[str, Any]:
-    u, n, s = _cosines(xp, embeddings)
+    s, u, n = cosine_matrix(xp, embeddings)
     pos, neg, same = _masks(labels)
     anchors = _host(_safe_anchors(pos))
     # K(q): the anchor and its positives, for anchors with positives (PML's I_pos with its diagonal)
@@ -470,7 +460,7 @@ def _pnp_vjp(
     gr = xp.reshape(gq, (-1, 1)) * df * _k(embeddings, p["kq"])  # d/dr_qk
     coef = xp.expand_dims(gr, 2) * p["slope"] * _k(embeddings, p["negf"][:, None, :])  # [q, k, l]
     gs = xp.sum(coef, axis=1) - xp.sum(coef, axis=2)  # x_qkl = (S_ql - S_qk)/tau
-    return (_cosines_vjp(xp, gs, p["u"], p["n"]),)
+    return (cosine_matrix_vjp(xp, gs, p["u"], p["n"]),)
 
 
 PNP = register(

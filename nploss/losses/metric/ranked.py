@@ -32,6 +32,8 @@ from ._common import (
     _labelled_batch,
     _np,
     _raw,
+    cosine_matrix,
+    cosine_matrix_vjp,
     pairwise_distances,
     pairwise_distances_vjp,
 )
@@ -69,17 +71,6 @@ def _unit_distances(xp: Any, embeddings: Any) -> tuple[Any, Any, Any]:
 def _unit_distances_vjp(xp: Any, gd: Any, u: Any, n: Any) -> Any:
     ga, gb = pairwise_distances_vjp(xp, gd, u, u)
     return unit_rows_vjp(xp, ga + gb, u, n)
-
-
-def _cosines(xp: Any, embeddings: Any, eps: float) -> tuple[Any, Any, Any]:
-    """The (N, N) cosine matrix :math:`U U^\top` of the unit rows, with (u, norms)."""
-    u, n = unit_rows(xp, embeddings, eps)
-    return xp.matmul(u, xp.transpose(u)), u, n
-
-
-def _cosines_vjp(xp: Any, gc: Any, u: Any, n: Any) -> Any:
-    gu = xp.matmul(gc + xp.transpose(gc), u)
-    return unit_rows_vjp(xp, gu, u, n)
 
 
 # ------------------------------------------------------------------------------------ ranked list
@@ -263,7 +254,7 @@ def ranked_list(
 
 
 def _tcm_sets(embeddings: Any, labels: Any, margin_plus: float, margin_minus: float) -> tuple[np.ndarray, np.ndarray]:
-    c = _cosines(_np(), _host(embeddings), COSINE_EPS)[0]
+    c = cosine_matrix(_np(), _host(embeddings), COSINE_EPS)[0]
     pos, neg = _masks_np(labels)
     return pos & (c <= margin_plus), neg & (c >= margin_minus)
 
@@ -272,7 +263,7 @@ def _tcm_forward(
     xp: Any, embeddings: Any, labels: Any, *, lambda_plus: float, lambda_minus: float,
     margin_plus: float, margin_minus: float, reduction: str,
 ) -> Any:  # fmt: skip
-    c, _, _ = _cosines(xp, embeddings, COSINE_EPS)
+    c, _, _ = cosine_matrix(xp, embeddings, COSINE_EPS)
     ps, ns = _tcm_sets(embeddings, labels, margin_plus, margin_minus)
     kp, kn = max(int(ps.sum()), 1), max(int(ns.sum()), 1)  # an empty set gives 0, as PML
     ps, ns = _const(embeddings, ps), _const(embeddings, ns)
@@ -285,15 +276,15 @@ def _tcm_vjp(
     xp: Any, g: Any, embeddings: Any, labels: Any, *, lambda_plus: float, lambda_minus: float,
     margin_plus: float, margin_minus: float, reduction: str,
 ) -> tuple[Any]:  # fmt: skip
-    _, u, n = _cosines(xp, embeddings, COSINE_EPS)
+    _, u, n = cosine_matrix(xp, embeddings, COSINE_EPS)
     ps, ns = _tcm_sets(embeddings, labels, margin_plus, margin_minus)
     kp, kn = max(int(ps.sum()), 1), max(int(ns.sum()), 1)
     gc = _const(embeddings, -lambda_plus / kp * ps + lambda_minus / kn * ns)
-    return (_cosines_vjp(xp, g * gc, u, n),)
+    return (cosine_matrix_vjp(xp, g * gc, u, n),)
 
 
 def _tcm_kinks(embeddings: Any, labels: Any, *, margin_plus: float, margin_minus: float, **_: Any) -> Any:
-    c = _cosines(_np(), _host(embeddings), COSINE_EPS)[0]
+    c = cosine_matrix(_np(), _host(embeddings), COSINE_EPS)[0]
     pos, neg = _masks_np(labels)
     return np.concatenate([np.abs(c[pos] - margin_plus), np.abs(c[neg] - margin_minus), [np.inf]])
 
@@ -412,7 +403,7 @@ def _node(r: np.ndarray, delta: float, float32_nodes: bool, minus_one: bool = Fa
 
 def _hist_parts(xp: Any, embeddings: Any, labels: Any, delta: float, float32_nodes: bool) -> Any:
     nodes = round(1 + 2 / delta)
-    c, u, n = _cosines(xp, embeddings, EPS)
+    c, u, n = cosine_matrix(xp, embeddings, EPS)
     ip, iq = _hist_pairs(labels)
     flat = xp.reshape(c, (-1,))
     c_host = np.asarray(backend.to_numpy(as_data(flat)))
@@ -457,11 +448,11 @@ def _histogram_vjp(
         gs = (gdens[rr + 1] - gdens[rr]) / (delta * m)
         gflat = gflat + xp.scatter_add(gs, _const(embeddings, idx), (size * size,))
     gc = xp.reshape(gflat, (size, size))
-    return (_cosines_vjp(xp, gc, u, n),)
+    return (cosine_matrix_vjp(xp, gc, u, n),)
 
 
 def _histogram_kinks(embeddings: Any, labels: Any, *, delta: float, **_: Any) -> Any:
-    c = _cosines(_np(), _host(embeddings), EPS)[0].ravel()
+    c = cosine_matrix(_np(), _host(embeddings), EPS)[0].ravel()
     ip, iq = _hist_pairs(labels)
     t = (c[np.concatenate([ip, iq])] + 1.0) / delta
     return np.concatenate([delta * np.abs(t - np.round(t)), [np.inf]])

@@ -21,24 +21,23 @@ import numpy as np
 from ...autograd import as_data
 from .._apply import apply_loss
 from .._params import flag, real
-from .._shared import unit_rows, unit_rows_vjp
 from .._spec import LossSpec, register
-from ._common import BATCH_ARGS, EPS, _batch_edges, _check_batch, _labelled_batch, _np, _pair_masks, _raw
+from ._common import (
+    BATCH_ARGS,
+    EPS,
+    _batch_edges,
+    _check_batch,
+    _labelled_batch,
+    _np,
+    _pair_masks,
+    _raw,
+    cosine_matrix,
+    cosine_matrix_vjp,
+)
 
 __all__: list[str] = ["circle", "intra_pair_variance", "multi_similarity", "tuplet_margin"]
 
 # ------------------------------------------------------------------------------------ helpers
-
-
-def _similarities(xp: Any, embeddings: Any) -> tuple[Any, Any, Any]:
-    """Unit rows, their norms and the cosine matrix ``S = U U^T``."""
-    u, n = unit_rows(xp, embeddings, EPS)
-    return u, n, xp.matmul(u, xp.transpose(u))
-
-
-def _similarities_vjp(xp: Any, gs: Any, u: Any, n: Any) -> Any:
-    """Gradient of the embeddings from the gradient ``gs`` of ``S = U U^T``."""
-    return unit_rows_vjp(xp, xp.matmul(gs + xp.transpose(gs), u), u, n)
 
 
 def _lse1(xp: Any, z: Any, axis: int = -1) -> Any:
@@ -69,7 +68,7 @@ def _mean_weight(mask: Any) -> float:
 
 
 def _ms_forward(xp: Any, embeddings: Any, labels: Any, *, alpha: float, beta: float, base: float) -> Any:
-    _, _, s = _similarities(xp, embeddings)
+    s, _, _ = cosine_matrix(xp, embeddings)
     pos, neg = _pair_masks(xp, labels)
     lp = _lse1(xp, xp.where(pos, alpha * (base - s), -np.inf)) / alpha
     ln = _lse1(xp, xp.where(neg, beta * (s - base), -np.inf)) / beta
@@ -77,7 +76,7 @@ def _ms_forward(xp: Any, embeddings: Any, labels: Any, *, alpha: float, beta: fl
 
 
 def _ms_vjp(xp: Any, g: Any, embeddings: Any, labels: Any, *, alpha: float, beta: float, base: float) -> tuple[Any]:
-    u, n, s = _similarities(xp, embeddings)
+    s, u, n = cosine_matrix(xp, embeddings)
     pos, neg = _pair_masks(xp, labels)
     zp = xp.where(pos, alpha * (base - s), -np.inf)
     zn = xp.where(neg, beta * (s - base), -np.inf)
@@ -85,7 +84,7 @@ def _ms_vjp(xp: Any, g: Any, embeddings: Any, labels: Any, *, alpha: float, beta
     pp = xp.exp(zp - xp.reshape(_lse1(xp, zp), (-1, 1)))
     pn = xp.exp(zn - xp.reshape(_lse1(xp, zn), (-1, 1)))
     gs = xp.reshape(g, (-1, 1)) * (pn - pp)
-    return (_similarities_vjp(xp, gs, u, n),)
+    return (cosine_matrix_vjp(xp, gs, u, n),)
 
 
 MULTI_SIMILARITY = register(
@@ -189,18 +188,18 @@ def _tuplet_parts(xp: Any, s: Any, labels: Any, margin: float, scale: float) -> 
 
 
 def _tuplet_forward(xp: Any, embeddings: Any, labels: Any, *, margin: float, scale: float) -> Any:
-    _, _, s = _similarities(xp, embeddings)
+    s, _, _ = cosine_matrix(xp, embeddings)
     pos, _, l, _, _ = _tuplet_parts(xp, s, labels, math.radians(margin), scale)
     return xp.sum(xp.where(pos, l, 0.0), axis=1)
 
 
 def _tuplet_vjp(xp: Any, g: Any, embeddings: Any, labels: Any, *, margin: float, scale: float) -> tuple[Any]:
-    u, n, s = _similarities(xp, embeddings)
+    s, u, n = cosine_matrix(xp, embeddings)
     _, z, l, _, dc = _tuplet_parts(xp, s, labels, math.radians(margin), scale)
     # d l_ij / d z_ijk = e^(z_ijk - l_ij); z_ijk = scale (S_ik - c_ij)
     gz = scale * xp.reshape(g, (-1, 1, 1)) * xp.exp(z - xp.expand_dims(l, 2))
     gs = xp.sum(gz, axis=1) - xp.sum(gz, axis=2) * dc
-    return (_similarities_vjp(xp, gs, u, n),)
+    return (cosine_matrix_vjp(xp, gs, u, n),)
 
 
 def _tuplet_weights(xp: Any, reduction: str, embeddings: Any, labels: Any, **_: Any) -> float:
@@ -210,7 +209,7 @@ def _tuplet_weights(xp: Any, reduction: str, embeddings: Any, labels: Any, **_: 
 
 def _tuplet_kinks(embeddings: Any, labels: Any, *, margin: float, scale: float) -> Any:
     xp = _np()
-    _, _, s = _similarities(xp, embeddings)
+    s, _, _ = cosine_matrix(xp, embeddings)
     pos, _ = _pair_masks(xp, labels)
     return np.append(1.0 - np.abs(s[pos]), np.inf)  # arccos is singular at S = 1 (and -1)
 
@@ -310,13 +309,13 @@ def _ipv_parts(xp: Any, s: Any, labels: Any, pos_eps: float, neg_eps: float) -> 
 
 
 def _ipv_forward(xp: Any, embeddings: Any, labels: Any, *, pos_eps: float, neg_eps: float) -> Any:
-    _, _, s = _similarities(xp, embeddings)
+    s, _, _ = cosine_matrix(xp, embeddings)
     _, _, hp, hn = _ipv_parts(xp, s, labels, pos_eps, neg_eps)
     return xp.stack([xp.sum(hp * hp, axis=1), xp.sum(hn * hn, axis=1)])
 
 
 def _ipv_vjp(xp: Any, g: Any, embeddings: Any, labels: Any, *, pos_eps: float, neg_eps: float) -> tuple[Any]:
-    u, n, s = _similarities(xp, embeddings)
+    s, u, n = cosine_matrix(xp, embeddings)
     pos, neg, hp, hn = _ipv_parts(xp, s, labels, pos_eps, neg_eps)
     gp = 2.0 * xp.reshape(g[0], (-1, 1)) * hp  # d/d(hinge) of the positive squares, 0 off P
     gn = 2.0 * xp.reshape(g[1], (-1, 1)) * hn
@@ -324,7 +323,7 @@ def _ipv_vjp(xp: Any, g: Any, embeddings: Any, labels: Any, *, pos_eps: float, n
     via_pos_mean = (1.0 - pos_eps) * xp.sum(gp) * (1.0 / max(int(pos.sum()), 1))
     via_neg_mean = -(1.0 + neg_eps) * xp.sum(gn) * (1.0 / max(int(neg.sum()), 1))
     gs = gn - gp + xp.where(pos, via_pos_mean, 0.0) + xp.where(neg, via_neg_mean, 0.0)
-    return (_similarities_vjp(xp, gs, u, n),)
+    return (cosine_matrix_vjp(xp, gs, u, n),)
 
 
 def _ipv_weights(xp: Any, reduction: str, embeddings: Any, labels: Any, **_: Any) -> Any:
@@ -342,7 +341,7 @@ def _ipv_weights(xp: Any, reduction: str, embeddings: Any, labels: Any, **_: Any
 
 def _ipv_kinks(embeddings: Any, labels: Any, *, pos_eps: float, neg_eps: float) -> Any:
     xp = _np()
-    _, _, s = _similarities(xp, embeddings)
+    s, _, _ = cosine_matrix(xp, embeddings)
     pos, neg = _pair_masks(xp, labels)
     mp = s[pos].mean() if pos.any() else 0.0
     mn = s[neg].mean() if neg.any() else 0.0
@@ -444,13 +443,13 @@ def _circle_parts(xp: Any, s: Any, labels: Any, m: float, gamma: float, detach: 
 
 
 def _circle_forward(xp: Any, embeddings: Any, labels: Any, *, m: float, gamma: float, detach: bool) -> Any:
-    _, _, s = _similarities(xp, embeddings)
+    s, _, _ = cosine_matrix(xp, embeddings)
     _, _, valid, _, _, _, _, lp, ln = _circle_parts(xp, s, labels, m, gamma, detach)
     return xp.where(valid, xp.softplus(lp + ln), 0.0)
 
 
 def _circle_vjp(xp: Any, g: Any, embeddings: Any, labels: Any, *, m: float, gamma: float, detach: bool) -> tuple[Any]:
-    u, n, s = _similarities(xp, embeddings)
+    s, u, n = cosine_matrix(xp, embeddings)
     pos, neg, valid, ap, an, zp, zn, lp, ln = _circle_parts(xp, s, labels, m, gamma, detach)
     outer = xp.reshape(xp.where(valid, g * xp.sigmoid(lp + ln), 0.0), (-1, 1))
     # dz/dS: the weight times gamma, plus (without detach) the weight's own derivative
@@ -463,7 +462,7 @@ def _circle_vjp(xp: Any, g: Any, embeddings: Any, labels: Any, *, m: float, gamm
     pp = xp.where(pos, xp.exp(zp - xp.reshape(lp, (-1, 1))), 0.0)
     pn = xp.where(neg, xp.exp(zn - xp.reshape(ln, (-1, 1))), 0.0)
     gs = outer * (pp * dzp + pn * dzn)
-    return (_similarities_vjp(xp, gs, u, n),)
+    return (cosine_matrix_vjp(xp, gs, u, n),)
 
 
 def _circle_weights(xp: Any, reduction: str, embeddings: Any, labels: Any, **params: Any) -> Any:
@@ -480,7 +479,7 @@ def _circle_weights(xp: Any, reduction: str, embeddings: Any, labels: Any, **par
 
 def _circle_kinks(embeddings: Any, labels: Any, *, m: float, gamma: float, detach: bool) -> Any:
     xp = _np()
-    _, _, s = _similarities(xp, embeddings)
+    s, _, _ = cosine_matrix(xp, embeddings)
     pos, neg = _pair_masks(xp, labels)
     return np.concatenate([np.abs(1.0 + m - s[pos]), np.abs(s[neg] + m), [np.inf]])
 
