@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .._apply import apply_loss
+from .._params import choice
 from .._spec import Arg, LossSpec, register
 from ._common import _difference_kinks, _neighbours, _neighbours_t
 
@@ -44,8 +45,7 @@ def _total_variation_vjp(xp: Any, g: Any, image: Any, *, spatial: str) -> tuple[
 def _check_total_variation(image: Any, *, spatial: str) -> None:
     if image.ndim < 2:
         raise ValueError(f"image must have shape (*, H, W), got {tuple(image.shape)}")
-    if spatial not in ("sum", "mean"):
-        raise ValueError(f"spatial must be one of 'sum', 'mean', got {spatial!r}")
+    choice("spatial", spatial, ("sum", "mean"))
 
 
 TOTAL_VARIATION = register(
@@ -111,8 +111,7 @@ def total_variation(image: Any, spatial: str = "sum", reduction: str = "mean") -
     >>> float(total_variation(image, spatial="mean"))   # 3/2 + 3/2
     3.0
     """
-    if not isinstance(spatial, str) or spatial not in ("sum", "mean"):
-        raise ValueError(f"spatial must be one of 'sum', 'mean', got {spatial!r}")
+    choice("spatial", spatial, ("sum", "mean"))
     return apply_loss(TOTAL_VARIATION, image, reduction=reduction, spatial=spatial)
 
 

@@ -47,26 +47,26 @@ def _target_sets(scores: Any, target: Any) -> tuple[Any, Any, Any]:
     return valid, safe, hot
 
 
-def _multilabel_margin_terms(xp: Any, scores: Any, target: Any) -> tuple[Any, Any]:
-    r"""The hinge arguments :math:`z_{ikj} = 1 - s_{i, y_{ik}} + s_{ij}` (N, K, C) and the constant
-    mask of the pairs that count: :math:`k` a valid target position, :math:`j` not a target."""
+def _multilabel_margin_terms(xp: Any, scores: Any, target: Any) -> tuple[Any, Any, Any]:
+    r"""The hinge arguments :math:`z_{ikj} = 1 - s_{i, y_{ik}} + s_{ij}` (N, K, C), the constant
+    mask of the pairs that count (:math:`k` a valid target position, :math:`j` not a target) and
+    the one-hot ``hot`` of :func:`_target_sets`."""
     valid, safe, hot = _target_sets(scores, target)
     is_target = hot.any(axis=1)  # (N, C)
     correct = xp.take_along_axis(scores, safe, axis=1)  # (N, K)
     z = 1.0 - xp.expand_dims(correct, 2) + xp.expand_dims(scores, 1)
-    return z, valid[:, :, None] & ~is_target[:, None, :]
+    return z, valid[:, :, None] & ~is_target[:, None, :], hot
 
 
 def _multilabel_margin_forward(xp: Any, scores: Any, target: Any, **_: Any) -> Any:
-    z, mask = _multilabel_margin_terms(xp, scores, target)
+    z, mask, _ = _multilabel_margin_terms(xp, scores, target)
     h = xp.where(mask, xp.relu(z), 0.0)
     return xp.sum(xp.sum(h, axis=2), axis=1) * (1.0 / scores.shape[1])
 
 
 def _multilabel_margin_vjp(xp: Any, g: Any, scores: Any, target: Any, **_: Any) -> tuple[Any]:
     # each active pair (k, j), z > 0, adds +1 to s_j and -1 to s_{y_k}; PyTorch takes 0 at z = 0
-    z, mask = _multilabel_margin_terms(xp, scores, target)
-    hot = _target_sets(scores, target)[2]
+    z, mask, hot = _multilabel_margin_terms(xp, scores, target)
     active = ((xp.as_data(z) > 0) & mask).astype(as_data(scores).dtype)
     per_target = active.sum(axis=2)  # (N, K): active pairs of each target position
     direction = active.sum(axis=1) - (per_target[:, :, None] * hot).sum(axis=1)  # (N, C), a constant
@@ -80,7 +80,7 @@ def _check_multilabel_margin(scores: Any, target: Any, **_: Any) -> None:
 
 
 def _multilabel_margin_kinks(scores: Any, target: Any, **_: Any) -> Any:
-    z, mask = _multilabel_margin_terms(np, scores, target)
+    z, mask, _ = _multilabel_margin_terms(np, scores, target)
     return np.where(mask, np.abs(z), np.inf).min(axis=(1, 2))
 
 

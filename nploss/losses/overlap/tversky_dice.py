@@ -175,10 +175,6 @@ def _generalized_dice_vjp(xp: Any, g: Any, prediction: Any, target: Any, *, smoo
     return (xp.reshape(g / denominator, per_sample) * weights * (ratio - 2.0 * target),)
 
 
-def _check_generalized_dice(prediction: Any, target: Any, *, smooth: float) -> None:
-    _check_maps(prediction, target, smooth=smooth)
-
-
 GENERALIZED_DICE = register(
     LossSpec(
         name="generalized_dice",
@@ -187,7 +183,7 @@ GENERALIZED_DICE = register(
         forward=_generalized_dice_forward,
         vjp=_generalized_dice_vjp,
         params={"smooth": 1e-5},
-        check=_check_generalized_dice,
+        check=_check_maps,
         sizes=SIZES,
         edge_cases=_map_edges(),
         formula=(
@@ -268,7 +264,7 @@ def _mcc_terms(xp: Any, prediction: Any, target: Any, eps: float) -> tuple[Any, 
     fp = xp.sum(prediction * (1.0 - target), axis=axes) + eps
     fn = xp.sum((1.0 - prediction) * target, axis=axes) + eps
     root = xp.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))  # each factor >= 2 eps > 0
-    return tp, tn, fp, fn, (tp * tn - fp * fn) / root
+    return tp, tn, fp, fn, root, (tp * tn - fp * fn) / root
 
 
 def _mcc_forward(xp: Any, prediction: Any, target: Any, *, eps: float) -> Any:
@@ -276,8 +272,7 @@ def _mcc_forward(xp: Any, prediction: Any, target: Any, *, eps: float) -> Any:
 
 
 def _mcc_vjp(xp: Any, g: Any, prediction: Any, target: Any, *, eps: float) -> tuple[Any, Any]:
-    tp, tn, fp, fn, mcc = _mcc_terms(xp, prediction, target, eps)
-    root = xp.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    tp, tn, fp, fn, root, mcc = _mcc_terms(xp, prediction, target, eps)
 
     def per_pixel(a: Any) -> Any:
         return _per_pixel(xp, a, prediction)
