@@ -61,6 +61,12 @@ def in_dtype_of(x: Any, like: Any) -> Any:
     return x if x.dtype == dtype else x.astype(dtype)
 
 
+def xlogx(xp: Any, p: Any) -> Any:
+    """:math:`p \log p` with :math:`0 \log 0 = 0` (PyTorch's ``xlogy(p, p)``), without evaluating ``log 0``."""
+    positive = p > 0.0
+    return xp.where(positive, p * xp.log(xp.where(positive, p, 1.0)), 0.0)
+
+
 def one_hot(labels: Any, classes: int, axis: int, dtype: Any, ignore_index: int | None = None) -> Any:
     """``labels == c`` along a new class axis (1 as in PyTorch, -1 as in Keras), as ``dtype``;
     the rows of ignored labels are all zero. A constant (a plain array)."""
@@ -89,4 +95,4 @@ def unit_rows_vjp(xp: Any, gu: Any, u: Any, r: Any) -> Any:
     return (gu - u * xp.sum(u * gu, axis=-1, keepdims=True)) / r
 
 
-__all__ = ["NORM_EPS", "constant", "unbatched", "focal_power", "in_dtype_of", "one_hot", "unit_rows", "unit_rows_vjp"]
+__all__ = ["NORM_EPS", "constant", "unbatched", "focal_power", "in_dtype_of", "xlogx", "one_hot", "unit_rows", "unit_rows_vjp"]

@@ -18,7 +18,7 @@ import numpy as np
 from .._apply import apply_loss
 from .._params import flag, real
 from .._reduction import mean_weight
-from .._shared import one_hot
+from .._shared import one_hot, xlogx
 from .._spec import Arg, LossSpec, register
 from .._validate import in_range, same_shape
 from ._common import _check_class_axis
@@ -27,16 +27,10 @@ from .cross_entropy import softmax_xent_vjp
 # ------------------------------------------------------------------------------------ KL divergence
 
 
-def _xlogx(xp: Any, p: Any) -> Any:
-    """p log p with 0 log 0 = 0 (PyTorch's xlogy), without evaluating log 0."""
-    positive = p > 0.0
-    return xp.where(positive, p * xp.log(xp.where(positive, p, 1.0)), 0.0)
-
-
 def _kl_forward(xp: Any, input: Any, target: Any, *, log_target: bool) -> Any:  # noqa: A002  (PyTorch's name)
     if log_target:
         return xp.exp(target) * (target - input)
-    return _xlogx(xp, target) - target * input
+    return xlogx(xp, target) - target * input
 
 
 def _kl_vjp(xp: Any, g: Any, input: Any, target: Any, *, log_target: bool) -> tuple[Any, Any]:  # noqa: A002

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from .._apply import apply_loss
+from .._shared import xlogx
 from .._spec import Arg, LossSpec, register
 from .._validate import matrix, same_shape
-from .divergence import _xlogx
 
 
 def _safe_log(xp: Any, p: Any) -> Any:
@@ -37,7 +37,7 @@ def _check_pair(name_a: str, a: Any, name_b: str, b: Any) -> None:
 
 
 def _generalized_kl_forward(xp: Any, input: Any, target: Any) -> Any:
-    return xp.sum(_xlogx(xp, target) - target * input - target + xp.exp(input), axis=-1)
+    return xp.sum(xlogx(xp, target) - target * input - target + xp.exp(input), axis=-1)
 
 
 def _generalized_kl_vjp(xp: Any, g: Any, input: Any, target: Any) -> tuple[Any, Any]:
@@ -119,8 +119,8 @@ def generalized_kl(input: Any, target: Any, reduction: str = "mean") -> Any:
 def _js_forward(xp: Any, input: Any, target: Any) -> Any:
     m = 0.5 * (input + target)
     log_m = _safe_log(xp, m)
-    kl_p = _xlogx(xp, input) - input * log_m
-    kl_q = _xlogx(xp, target) - target * log_m
+    kl_p = xlogx(xp, input) - input * log_m
+    kl_q = xlogx(xp, target) - target * log_m
     return 0.5 * xp.sum(kl_p + kl_q, axis=-1)
 
 

@@ -39,11 +39,10 @@ from ...backend import get_array_module
 from ...numerics import array_namespace
 from .._apply import apply_loss
 from .._params import choice
-from .._shared import in_dtype_of, one_hot
+from .._shared import in_dtype_of, one_hot, xlogx
 from .._spec import Arg, LossSpec, register
 from .._validate import matrix, same_shape
 from ._common import _as_array
-from .divergence import _xlogx
 
 # ------------------------------------------------------------------------------------ the mapping
 
@@ -420,7 +419,7 @@ def _fenchel_young_forward(xp: Any, theta: Any, target: Any, *, regularizer: str
     inner = xp.sum(theta * y, axis=-1, keepdims=True)  # <theta, y>, kept dims
     if regularizer == "shannon":
         # Omega(p) = sum p log p, Omega*(theta) = logsumexp(theta)
-        omega_y = _xlogx(array_namespace(get_array_module(y)), y).sum(axis=-1)  # a constant
+        omega_y = xlogx(array_namespace(get_array_module(y)), y).sum(axis=-1)  # a constant
         return xp.logsumexp(theta - inner, axis=-1) + omega_y
     # Gini: Omega(p) = (|p|^2 - 1) / 2, Omega*(theta) = <p, theta> - Omega(p), p = sparsemax(theta)
     return _gini_conjugate_minus_inner(xp, theta, inner) + 0.5 * ((y * y).sum(axis=-1) - 1.0)

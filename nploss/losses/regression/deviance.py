@@ -21,6 +21,7 @@ import numpy as np
 from ...backend import get_array_module
 from .._apply import apply_loss
 from .._params import real
+from .._shared import xlogx
 from .._spec import Arg, LossSpec, register
 from .._validate import same_shape
 
@@ -125,9 +126,7 @@ def _tweedie_deviance_forward(xp: Any, prediction: Any, target: Any, *, power: f
         e = mu - y
         return e * e
     if p == 1:  # Poisson: 2 (y log(y/mu) - y + mu), with 0 log 0 = 0
-        positive = y > 0
-        y_log_y = m.where(positive, y * m.log(m.where(positive, y, 1.0)), 0.0)
-        return 2.0 * (y_log_y - y * xp.log(mu) - y + mu)
+        return 2.0 * (xlogx(m, y) - y * xp.log(mu) - y + mu)
     if p == 2:  # gamma
         return _gamma_deviance_forward(xp, prediction, target)
     # p < 0 (y may be negative: the saturated term uses max(y, 0)), 1 < p < 2, p > 2
