@@ -62,7 +62,7 @@ def in_dtype_of(x: Any, like: Any) -> Any:
 
 
 def xlogx(xp: Any, p: Any) -> Any:
-    """:math:`p \log p` with :math:`0 \log 0 = 0` (PyTorch's ``xlogy(p, p)``), without evaluating ``log 0``."""
+    r""":math:`p \log p` with :math:`0 \log 0 = 0` (PyTorch's ``xlogy(p, p)``), without evaluating ``log 0``."""
     positive = p > 0.0
     return xp.where(positive, p * xp.log(xp.where(positive, p, 1.0)), 0.0)
 
