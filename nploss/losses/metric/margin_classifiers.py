@@ -29,10 +29,10 @@ from .._shared import one_hot, unit_rows, unit_rows_vjp
 from .._spec import Arg, LossSpec, register
 from .._validate import matrix
 from ..classification.cross_entropy import softmax_xent_vjp
+from ..metric_softmax.margin_softmax import SIN_EPS  # ArcFace's floor of 1 - cos^2 under the root that gives sin
 
 __all__: list[str] = ["large_margin_softmax", "normalized_softmax", "p2s_grad", "sphereface", "sub_center_arcface"]
 
-SIN_EPS = 1e-12  # ArcFace: floor of 1 - cos^2 under the square root that gives sin(theta)
 
 
 # ------------------------------------------------------------------------------- shared

@@ -70,10 +70,6 @@ def _check_nonempty(embeddings: Any, labels: Any, **_: Any) -> None:
         raise ValueError("embeddings must hold at least one row, got an empty batch")
 
 
-def _batch_sample(rng: np.random.Generator, sizes: dict[str, int]) -> list[np.ndarray]:
-    return _labelled_batch(rng, sizes)
-
-
 # ------------------------------------------------------------------------------------ SNR contrastive
 
 
@@ -153,7 +149,7 @@ SNR_CONTRASTIVE = register(
         reduction_weights=_snr_weights,
         check=_check_snr,
         kinks=_snr_kinks,
-        sampler=_batch_sample,
+        sampler=_labelled_batch,
         edge_cases=_snr_edges(),
         # (a row of equal entries has variance 0 and an infinite distance, as in PML: not an edge
         # case of the sweep, but tested in tests/losses/test_pml_pairs.py)
@@ -272,7 +268,7 @@ GENERALIZED_LIFTED_STRUCTURED = register(
         params={"pos_margin": 0.0, "neg_margin": 1.0, "normalize": True},
         check=_check_nonempty,
         kinks=_glifted_kinks,
-        sampler=_batch_sample,
+        sampler=_labelled_batch,
         edge_cases=_batch_edges(),
         formula=r"\ell_i = \max\Big(0, \log\sum_{p \in P(i)} e^{d_{ip} - m^+} + "
         r"\log\sum_{n \in N(i)} e^{m^- - d_{in}}\Big)",
@@ -571,7 +567,7 @@ ANGULAR = register(
         params={"alpha": 40.0, "normalize_negatives": False},
         reduction_weights=_angular_weights,
         check=_check_nonempty,
-        sampler=_batch_sample,
+        sampler=_labelled_batch,
         edge_cases=_batch_edges(),
         formula=r"\ell_{ap} = \log\Big(1 + \sum_{n \in N(a)} \exp\big(4\tan^2\alpha\,(x_a + x_p)^\top x_n"
         r" - 2(1 + \tan^2\alpha)\,x_a^\top x_p\big)\Big)",

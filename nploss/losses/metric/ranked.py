@@ -31,6 +31,7 @@ from ._common import (
     _host,
     _labelled_batch,
     _np,
+    _pair_masks,
     _raw,
     cosine_matrix,
     cosine_matrix_vjp,
@@ -49,9 +50,7 @@ __all__: list[str] = [
 
 def _masks_np(labels: Any) -> tuple[np.ndarray, np.ndarray]:
     """Positive (same label, i != j) and negative pair masks as host arrays."""
-    y = _host(labels)
-    same = y[:, None] == y[None, :]
-    return same & ~np.eye(y.shape[0], dtype=bool), ~same
+    return _pair_masks(_np(), _host(labels))
 
 
 def _const(like: Any, value: np.ndarray) -> Any:
