@@ -27,6 +27,7 @@ from ._apply import apply_loss
 from ._params import integer, real
 from ._spec import Arg, LossSpec, register
 from ._validate import same_shape
+from .image._common import _blur, _blur_t, _check_images
 
 __all__ = ["dice", "ssim", "tversky"]
 
@@ -351,10 +352,10 @@ def _bands(xp: Any, x: Any, window_size: int, sigma: float) -> tuple[Any, Any]:
 
 
 def _ssim_stats(xp: Any, x: Any, y: Any, window_size: int, sigma: float, data_range: float, k1: float, k2: float):
-    gh, gw_t = _bands(xp, x, window_size, sigma)
+    band = _bands(xp, x, window_size, sigma)
 
     def blur(z: Any) -> Any:  # separable filter: G_h Z G_w^T on the last two axes
-        return xp.matmul(xp.matmul(gh, z), gw_t)
+        return _blur(xp, band, z)
 
     mx, my = blur(x), blur(y)
     # population (co)variances E[xy] - E[x]E[y], as Wang et al. and use_sample_covariance=False
@@ -362,7 +363,7 @@ def _ssim_stats(xp: Any, x: Any, y: Any, window_size: int, sigma: float, data_ra
     c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
     a1, a2 = 2.0 * mx * my + c1, 2.0 * vxy + c2
     b1, b2 = mx * mx + my * my + c1, vx + vy + c2  # b1 >= c1 > 0 and b2 >= c2 > 0: no division by 0
-    return mx, my, a1, a2, b1, b2, (gh, gw_t)
+    return mx, my, a1, a2, b1, b2, band
 
 
 def _ssim_forward(
@@ -375,14 +376,14 @@ def _ssim_forward(
 def _ssim_vjp(
     xp: Any, g: Any, x: Any, y: Any, *, window_size: int, sigma: float, data_range: float, k1: float, k2: float
 ) -> tuple[Any, Any]:
-    mx, my, a1, a2, b1, b2, (gh, gw_t) = _ssim_stats(xp, x, y, window_size, sigma, data_range, k1, k2)
+    mx, my, a1, a2, b1, b2, band = _ssim_stats(xp, x, y, window_size, sigma, data_range, k1, k2)
     d = b1 * b2
     s = (a1 * a2) / d
     rows, cols = s.shape[-2:]
     gamma = xp.reshape(g, tuple(g.shape) + (1, 1)) * (-1.0 / (rows * cols))  # d loss / d S_ij
 
     def blur_t(z: Any) -> Any:  # the adjoint of G_h Z G_w^T is G_h^T Z G_w
-        return xp.matmul(xp.matmul(gh.T, z), gw_t.T)
+        return _blur_t(xp, band, z)
 
     # dS with respect to the five filtered statistics E[x], E[y], E[x^2], E[y^2], E[xy]
     d_mx = gamma * (2.0 * (my * (a2 - a1) - mx * s * (b2 - b1)) / d)
@@ -395,9 +396,7 @@ def _ssim_vjp(
 
 
 def _check_ssim(x: Any, y: Any, *, window_size: int, sigma: float, data_range: float, k1: float, k2: float) -> None:
-    if x.ndim != 4:
-        raise ValueError(f"x must be a batch of images (N, C, H, W), got shape {tuple(x.shape)}")
-    same_shape("x", x, "y", y)
+    _check_images(x, y)
     integer("window_size", window_size)
     if window_size < 1 or window_size % 2 == 0:
         raise ValueError(f"window_size must be a positive odd integer, got {window_size}")

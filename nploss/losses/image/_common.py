@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import same_shape
+
 
 def _neighbours(xp: Any, z: Any, axis: int) -> Any:
     """The forward difference ``z[i] - z[i + 1]`` along ``axis`` (-1 or -2), as kornia takes it."""
@@ -48,6 +50,13 @@ def _filters(xp: Any, x: Any, sigmas: tuple[float, ...]) -> list[tuple[Any, Any]
         (xp.asarray(_same_band(h, pad, s), dtype=x.dtype), xp.asarray(_same_band(w, pad, s).T, dtype=x.dtype))
         for s in sigmas
     ]
+
+
+def _check_images(x: Any, y: Any) -> None:
+    """A batch of images (N, C, H, W), and a second of the same shape."""
+    if x.ndim != 4:
+        raise ValueError(f"x must be a batch of images (N, C, H, W), got shape {tuple(x.shape)}")
+    same_shape("x", x, "y", y)
 
 
 def _blur(xp: Any, band: tuple[Any, Any], z: Any) -> Any:

@@ -15,16 +15,9 @@ import numpy as np
 from .._apply import apply_loss
 from .._params import real
 from .._spec import Arg, LossSpec, register
-from .._validate import same_shape
-from ._common import _blur, _blur_t, _filters
+from ._common import _blur, _blur_t, _check_images, _filters
 
 IMAGES = (Arg("x", "real", ("N", "C", "H", "W")), Arg("y", "real", ("N", "C", "H", "W")))
-
-
-def _check_images(x: Any, y: Any) -> None:
-    if x.ndim != 4:
-        raise ValueError(f"x must be a batch of images (N, C, H, W), got shape {tuple(x.shape)}")
-    same_shape("x", x, "y", y)
 
 
 # ------------------------------------------------------------------------------------ MS-SSIM
