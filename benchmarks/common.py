@@ -75,15 +75,26 @@ def load_torch(gpu: bool = False) -> Any:
 
 
 def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
+    """The CPU's model name from /proc/cpuinfo (Linux), with its family and model numbers and
+    its widest vector instructions (a virtual machine may name only the brand), else what
+    ``platform`` knows."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                if not line.strip():  # the first processor is enough
+                    break
+                fields[key.strip()] = value.strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    if "model name" not in fields:
+        return platform.processor() or platform.machine()
+    flags = fields.get("flags", "").split()
+    vector = next((name for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX")) if flag in flags), "")
+    details = [f"family {fields['cpu family']}, model {fields['model']}" if "cpu family" in fields and "model" in fields else "", vector]
+    details = [d for d in details if d]
+    return fields["model name"] + (f" ({'; '.join(details)})" if details else "")
 
 
 def load_average() -> tuple[float, float, float] | None:

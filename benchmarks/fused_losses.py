@@ -15,13 +15,16 @@ plain NumPy floors, each on one core, bound what one core could do:
 timings of a row are medians over interleaved repeats (nploss, PyTorch, floors, nploss, ...), so
 that load from other processes affects both sides of the ratio alike.
 
-Targets (issue 8): at most 1.0x PyTorch for the memory-bound losses (MSE, Huber, hinge) and 2.0x
+Targets: at most 1.0x PyTorch for the memory-bound losses (MSE, Huber, hinge) and 2.0x
 for the transcendental-bound ones (BCE with logits, log-cosh, cross entropy). Log-cosh and hinge
 have no PyTorch function: their PyTorch column is the formula composed from PyTorch ops.
-Triplet and NT-Xent (small inputs, no target) mostly measure per-call overheads; on a machine
+Triplet and NT-Xent on 512 x 128 (no target) mostly measure per-call overheads; on a machine
 shared with other work, PyTorch's OpenMP threads waiting for each other can inflate its times
 there by orders of magnitude at 2 threads: compare those rows at 1 thread
-(``NPLOSS_BENCH_THREADS=1 python -m benchmarks losses``).
+(``NPLOSS_BENCH_THREADS=1 python -m benchmarks losses``). The *small* rows (a few hundred
+values: triplet on 16 x 16, NT-Xent on 32 x 8) measure nothing but the per-call cost (input
+checks, recording the node, the backward pass's bookkeeping), with a target of 1.5x PyTorch;
+each of their timings is a run of ``SMALL_CALLS`` calls, divided by that count.
 
 With ``--gpu`` (``benchmarks/device.py``) the same rows run on the GPU: nploss on CuPy, PyTorch
 CUDA, the floors with CuPy (a copy on the device, the bare CuPy functions); the targets are the
@@ -43,6 +46,9 @@ from .device import CPU, Device
 BIG = 10_000_000  # elements of the elementwise losses
 CE_SHAPE = (65_536, 100)
 METRIC_SHAPE = (512, 128)  # triplet: 512 triplets; NT-Xent: 512 samples, two views each (1024 rows)
+SMALL_TRIPLETS = (16, 16)  # a few hundred values: the per-call cost only
+SMALL_VIEWS = (16, 8)  # 16 samples, two views each (32 rows)
+SMALL_CALLS = 100  # calls per timing of a small row
 DTYPES = ("float32", "float64")
 
 
@@ -60,6 +66,7 @@ class Case:
     theirs: Callable[..., Any]  # (torch, *inputs as torch tensors) -> loss tensor
     transcendentals: tuple[str, ...] = ()  # NumPy ufuncs, each applied once to the first input
     note: str = ""
+    calls: int = 1  # calls per timing (small inputs: many, the time divided by their count)
 
 
 def _pair(rng: np.random.Generator, dtype: str) -> list[np.ndarray]:
@@ -85,6 +92,15 @@ def _triplets(rng: np.random.Generator, dtype: str) -> list[np.ndarray]:
 
 def _views(rng: np.random.Generator, dtype: str) -> list[np.ndarray]:
     n, d = METRIC_SHAPE
+    return [rng.standard_normal((2 * n, d)).astype(dtype)]
+
+
+def _small_triplets(rng: np.random.Generator, dtype: str) -> list[np.ndarray]:
+    return [rng.standard_normal(SMALL_TRIPLETS).astype(dtype) for _ in range(3)]
+
+
+def _small_views(rng: np.random.Generator, dtype: str) -> list[np.ndarray]:
+    n, d = SMALL_VIEWS
     return [rng.standard_normal((2 * n, d)).astype(dtype)]
 
 
@@ -133,6 +149,14 @@ def cases() -> list[Case]:
             "NT-Xent", "", None, f"{2 * METRIC_SHAPE[0]} x {METRIC_SHAPE[1]}", _views, (0,), L.nt_xent, _torch_nt_xent,
             note="PyTorch: normalize, u u^T / tau, diagonal masked, cross_entropy",
         ),
+        Case(
+            "triplet (small)", "overhead", 1.5, f"{SMALL_TRIPLETS[0]} x {SMALL_TRIPLETS[1]}", _small_triplets, (0, 1, 2), L.triplet,
+            lambda th, a, p, n: th.nn.functional.triplet_margin_loss(a, p, n), ("sqrt",), calls=SMALL_CALLS,
+        ),
+        Case(
+            "NT-Xent (small)", "overhead", 1.5, f"{2 * SMALL_VIEWS[0]} x {SMALL_VIEWS[1]}", _small_views, (0,), L.nt_xent,
+            _torch_nt_xent, calls=SMALL_CALLS,
+        ),
     ]  # fmt: skip
 
 
@@ -153,6 +177,16 @@ def _floor_functions(case: Case, inputs: list[Any], total_bytes: int, xp: Any = 
 
         floors["transcendentals"] = bare
     return floors
+
+
+def _repeated(fn: Callable[[], Any], calls: int) -> Callable[[], Any]:
+    """``fn`` called ``calls`` times in a row."""
+
+    def run() -> None:
+        for _ in range(calls):
+            fn()
+
+    return run
 
 
 def measure(case: Case, dtype: str, torch: Any, rng: np.random.Generator, device: Device = CPU) -> dict[str, Any]:
@@ -177,10 +211,13 @@ def measure(case: Case, dtype: str, torch: Any, rng: np.random.Generator, device
 
         fns["torch"] = theirs
     fns.update(_floor_functions(case, inputs, total, device.xp))
+    if case.calls > 1:
+        fns = {name: _repeated(fn, case.calls) for name, fn in fns.items()}
     t = interleaved_medians(fns, synchronize=device.synchronize)
+    t = {name: seconds / case.calls for name, seconds in t.items()}
     row: dict[str, Any] = {
         "loss": case.name, "dtype": dtype, "size": case.size, "bytes": total,
-        "nploss_ms": 1e3 * t["nploss"], "nploss_GBps": total / t["nploss"] / 1e9,
+        "nploss_ms": 1e3 * t["nploss"], "calls": case.calls, "nploss_GBps": total / t["nploss"] / 1e9,
         "memcpy_ms": 1e3 * t["memcpy"], "transcendentals_ms": 1e3 * t.get("transcendentals", math.nan),
         "torch_ms": math.nan, "torch_GBps": math.nan, "ratio": math.nan, "note": case.note,
         "target": case.target if device is CPU else None,  # the targets are the CPU's
@@ -205,7 +242,7 @@ def run(names: list[str] | None = None, dtypes: tuple[str, ...] = DTYPES, device
     torch = load_torch(gpu=device is not CPU)
     rng = np.random.default_rng(0)
     rows = []
-    header = f"  {'loss':<16}{'dtype':<8}{'nploss':>9}{'PyTorch':>9}{'ratio':>7}{'memcpy':>8}{'transc.':>9}{'GB/s':>7}{'GB/s pt':>8}  target"
+    header = f"  {'loss':<18}{'dtype':<8}{'nploss':>9}{'PyTorch':>9}{'ratio':>7}{'memcpy':>8}{'transc.':>9}{'GB/s':>7}{'GB/s pt':>8}  target"
     print(header)
     for case in cases():
         if names and case.name not in names:
@@ -214,11 +251,16 @@ def run(names: list[str] | None = None, dtypes: tuple[str, ...] = DTYPES, device
             row = measure(case, dtype, torch, rng, device)
             rows.append(row)
             print(
-                f"  {row['loss']:<16}{dtype:<8}{row['nploss_ms']:9.1f}{row['torch_ms']:9.1f}{row['ratio']:7.2f}"
-                f"{row['memcpy_ms']:8.1f}{row['transcendentals_ms']:9.1f}{row['nploss_GBps']:7.2f}{row['torch_GBps']:8.2f}  {verdict(row)}",
+                f"  {row['loss']:<18}{dtype:<8}{_ms(row['nploss_ms']):>9}{_ms(row['torch_ms']):>9}{row['ratio']:7.2f} "
+                f"{_ms(row['memcpy_ms']):>8}{_ms(row['transcendentals_ms']):>9}{row['nploss_GBps']:7.2f}{row['torch_GBps']:8.2f}  {verdict(row)}",
                 flush=True,
             )  # fmt: skip
     return rows
+
+
+def _ms(value: float) -> str:
+    """A time in ms, to 0.1 ms, or to 3 significant digits below 1 ms (the small rows)."""
+    return f"{value:.1f}" if not value < 1.0 else f"{value:.3g}"
 
 
 def markdown(rows: list[dict[str, Any]]) -> list[str]:
@@ -228,8 +270,8 @@ def markdown(rows: list[dict[str, Any]]) -> list[str]:
     ]
     for r in rows:
         lines.append(
-            f"| {r['loss']} | {r['size']} | {r['dtype']} | {r['nploss_ms']:.1f} | {r['torch_ms']:.1f} | {r['ratio']:.2f} | "
-            f"{r['memcpy_ms']:.1f} | {r['transcendentals_ms']:.1f} | {r['nploss_GBps']:.2f} | {r['torch_GBps']:.2f} | {verdict(r)} |"
+            f"| {r['loss']} | {r['size']} | {r['dtype']} | {_ms(r['nploss_ms'])} | {_ms(r['torch_ms'])} | {r['ratio']:.2f} | "
+            f"{_ms(r['memcpy_ms'])} | {_ms(r['transcendentals_ms'])} | {r['nploss_GBps']:.2f} | {r['torch_GBps']:.2f} | {verdict(r)} |"
         )
     notes = sorted({r["loss"] + ": " + r["note"] for r in rows if r["note"]})
     if notes:

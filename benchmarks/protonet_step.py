@@ -5,7 +5,7 @@ support and queries in one batch (batch norm in training mode), class-mean proto
 minus the squared Euclidean distance, cross entropy over the queries, backward, one Adam step.
 The PyTorch network is the same: four blocks of Conv2d(3x3, padding 1, 64 filters),
 BatchNorm2d, ReLU, MaxPool2d(2); float32; same thread count. The two sides run interleaved, and
-the table gives the median over the repeats. Target (issue 8): at most 1.2x PyTorch.
+the table gives the median over the repeats. Target: at most 1.2x PyTorch.
 
 As the trainer does, the benchmark first calls :func:`nploss.heap.keep_freed_memory`, which
 keeps the memory of each step's large arrays in the process instead of taking it from the
@@ -17,18 +17,30 @@ on a machine shared with other work, BLAS and OpenMP threads that wait for each 
 matrix product with a long inner dimension, such as a convolution's weight gradient, syncs its
 threads once per block) can dominate both sides at 2 threads.
 
+Where nploss's step spends its time: every matrix product of the step (the convolutions, their
+VJPs, the distances) goes through ``operator.matmul``, which the benchmark wraps with a timer
+while nploss's step runs (:func:`blas_timer`). *BLAS ms* is their time per step (median over the
+repeats), *other ms* (median over the same repeats) the rest of the step (batch norm, max-pooling, ReLU, im2col and col2im
+copies, reductions, the engine, the optimizer): the part that nploss's own kernels and thread
+pool do, not the BLAS. Its scaling from 1 to 2 threads is printed under the table, beside the
+scaling of PyTorch's whole step.
+
 With ``--gpu`` (``benchmarks/device.py``) both steps run on the GPU: nploss on CuPy, the same
 network in PyTorch CUDA; the target is the CPU's, so GPU rows carry none.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import operator
 import os
 import pathlib
+import statistics
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -99,12 +111,48 @@ def torch_step(torch: Any, ways: int, shots: int, queries: int, device: Device =
     return step
 
 
+@contextlib.contextmanager
+def blas_timer(seconds: list[float]) -> Iterator[None]:
+    """Within the block, ``operator.matmul`` (what nploss's matmul calls, looked up at each call)
+    adds its wall time to ``seconds[0]``; restored afterwards. PyTorch does not call it."""
+    plain = operator.matmul
+
+    def timed(a: Any, b: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return plain(a, b)
+        finally:
+            seconds[0] += time.perf_counter() - start
+
+    operator.matmul = timed
+    try:
+        yield
+    finally:
+        operator.matmul = plain
+
+
+def _with_blas_time(step: Callable[[], Any], per_step: list[tuple[float, float]]) -> Callable[[], Any]:
+    """``step``, appending (the time of its matrix products, the time of the rest) to
+    ``per_step`` at each call."""
+
+    def timed_step() -> None:
+        seconds = [0.0]
+        start = time.perf_counter()
+        with blas_timer(seconds):
+            step()
+        per_step.append((seconds[0], time.perf_counter() - start - seconds[0]))
+
+    return timed_step
+
+
 def measure(threads: int, device: Device = CPU) -> list[dict[str, Any]]:
     """Both episodes at ``threads`` threads (this process's setting) or on the GPU, interleaved."""
     torch = load_torch(gpu=device is not CPU)
     rows = []
     for ways, shots, queries in EPISODES:
-        fns = {"nploss": nploss_step(ways, shots, queries, device)}
+        blas_seconds: list[tuple[float, float]] = []
+        step = nploss_step(ways, shots, queries, device)
+        fns = {"nploss": _with_blas_time(step, blas_seconds) if device is CPU else step}
         if torch is not None:
             fns["torch"] = torch_step(torch, ways, shots, queries, device)
         # short steps: more repeats
@@ -115,6 +163,11 @@ def measure(threads: int, device: Device = CPU) -> list[dict[str, Any]]:
         row["nploss_ms"] = 1e3 * t["nploss"]
         row["torch_ms"] = 1e3 * t["torch"] if "torch" in t else float("nan")
         row["ratio"] = row["nploss_ms"] / row["torch_ms"]
+        # medians per part over the same calls (the warm-up ones left out); on the GPU products
+        # run asynchronously: their host-side time means nothing there
+        timed = blas_seconds[2:]
+        row["blas_ms"] = 1e3 * statistics.median(b for b, _ in timed) if timed else float("nan")
+        row["other_ms"] = 1e3 * statistics.median(o for _, o in timed) if timed else float("nan")
         rows.append(row)
     return rows
 
@@ -140,9 +193,29 @@ def run(device: Device = CPU) -> list[dict[str, Any]]:
     if on_cpu and THREADS != 1:
         rows += _one_thread()
     for row in rows:
-        print(f"  {row['episode']:<36} {row['where']:>5}  nploss {row['nploss_ms']:7.1f} ms   PyTorch {row['torch_ms']:7.1f} ms   "
-              f"ratio {row['ratio']:.2f}  {verdict(row)}", flush=True)  # fmt: skip
+        print(f"  {row['episode']:<36} {row['where']:>5}  nploss {row['nploss_ms']:7.1f} ms (BLAS {row['blas_ms']:5.1f}, "
+              f"other {row['other_ms']:5.1f})   PyTorch {row['torch_ms']:7.1f} ms   ratio {row['ratio']:.2f}  {verdict(row)}",
+              flush=True)  # fmt: skip
+    for line in scaling(rows):
+        print(f"  {line}")
     return rows
+
+
+def scaling(rows: list[dict[str, Any]]) -> list[str]:
+    """Per episode: the non-BLAS part of nploss's step from 1 to THREADS threads, and PyTorch's
+    whole step, as speed-ups (time at 1 thread / time at THREADS)."""
+    lines = []
+    for row in rows:
+        one = next((r for r in rows if r["episode"] == row["episode"] and r["where"] == "1 thr"), None)
+        if row["where"] in ("1 thr", "GPU") or one is None or row["where"] != f"{THREADS} thr":
+            continue
+        torch_speedup = one["torch_ms"] / row["torch_ms"]
+        lines.append(
+            f"{row['episode']}: nploss's non-BLAS part {one['other_ms']:.1f} ms at 1 thread, {row['other_ms']:.1f} ms at "
+            f"{THREADS}: {one['other_ms'] / row['other_ms']:.2f}x (its BLAS part {one['blas_ms'] / row['blas_ms']:.2f}x, "
+            f"its whole step {one['nploss_ms'] / row['nploss_ms']:.2f}x; PyTorch's whole step {torch_speedup:.2f}x)"
+        )
+    return lines
 
 
 def verdict(row: dict[str, Any]) -> str:
@@ -152,9 +225,15 @@ def verdict(row: dict[str, Any]) -> str:
 
 
 def markdown(rows: list[dict[str, Any]]) -> list[str]:
-    lines = ["| episode | where | nploss ms | PyTorch ms | ratio | target |", "| --- | ---: | ---: | ---: | ---: | --- |"]
+    lines = ["| episode | where | nploss ms | of which BLAS ms | other ms | PyTorch ms | ratio | target |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
     for r in rows:
-        lines.append(f"| {r['episode']} | {r['where']} | {r['nploss_ms']:.1f} | {r['torch_ms']:.1f} | {r['ratio']:.2f} | {verdict(r)} |")
+        lines.append(f"| {r['episode']} | {r['where']} | {r['nploss_ms']:.1f} | {r['blas_ms']:.1f} | {r['other_ms']:.1f} | "
+                     f"{r['torch_ms']:.1f} | {r['ratio']:.2f} | {verdict(r)} |")  # fmt: skip
+    speedups = scaling(rows)
+    if speedups:
+        lines += ["", "Scaling from 1 thread to " + str(THREADS) + " (time at 1 thread / time at " + str(THREADS) + "):", ""]
+        lines += [f"- {line}" for line in speedups]
     return [line.replace("| nan |", "| – |") for line in lines]
 
 

@@ -8,6 +8,9 @@ MODULE:FUNCTION --inputs ...`` audits a user's own loss and gradient instead (se
 of the user's code runs under ``--timeout`` (``signal.setitimer``: Unix, main thread), and
 whatever the user's code does wrong (raises, exits, hangs, returns a non-number, a gradient of the
 wrong count or shape, a NumPy loss without ``--grad``) is one message naming the file and line.
+``--like LOSS`` (with ``--map`` and ``--like-params``) also compares the user's values and
+gradients with a registered loss, and ``--params`` names the inputs that are parameters, which
+the audit moves from their given values and checks again.
 
 Exit status of ``nploss audit`` (both forms): 0 every gradient right; 1 a wrong gradient found
 (for a user's loss: any verdict, including MUTATES ITS INPUT and NOT FINITE); 2 a usage or
@@ -36,7 +39,7 @@ def _audit_library(args: argparse.Namespace) -> int:
     from .audit import audit_losses, audit_ops
     from .autograd.catalogue import OP_CASES
     from .losses import REGISTRY
-    from .report import COLUMNS, LEGEND, audit_json, audit_markdown, cells, write_report
+    from .report import COLUMNS, LEGEND, audit_json, audit_markdown, cells, summary, write_report
 
     ops, losses = {c.name for c in OP_CASES}, set(REGISTRY)
     families = {"op"} | {s.family for s in REGISTRY.values()}
@@ -78,7 +81,7 @@ def _audit_library(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     failures = [r.failure() for r in rows if not r.passed]
     if table:
-        print(f"\n{len(rows) - len(failures)} of {len(rows)} entries passed in {elapsed:.1f} s (seed {args.seed}, {args.dtype})")
+        print(f"\n{len(rows) - len(failures)} of {len(rows)} entries passed in {elapsed:.1f} s (seed {args.seed}, {args.dtype}); {summary(rows)}")
         print(LEGEND)
         for message in failures:
             print(f"FAIL {message}")
@@ -96,6 +99,7 @@ def _audit_user(args: argparse.Namespace) -> int:
     import math
 
     from .diagnosis import AuditError, audit, load_callable, parse_inputs
+    from .diagnosis_reference import parse_mapping, parse_params
 
     def usage(message: str) -> int:
         print(f"nploss audit: {message}", file=sys.stderr)
@@ -110,6 +114,11 @@ def _audit_user(args: argparse.Namespace) -> int:
     timeout = args.timeout or None
     try:
         names, arrays, bounds = parse_inputs(args.inputs, seed=args.seed)
+        like_map = parse_mapping(args.map) if args.map else None
+        like_params = parse_params(args.like_params) if args.like_params else None
+        if (like_map or like_params) and not args.like:
+            raise ValueError("--map and --like-params describe the loss of --like LOSS; add --like")
+        params = [p.strip() for p in args.params.split(",") if p.strip()] if args.params is not None else None
         fn = load_callable(args.target, timeout)
         grad_fn = load_callable(args.grad, timeout) if args.grad else None
     except (AuditError, ValueError, TypeError, AttributeError, ImportError, FileNotFoundError) as error:
@@ -120,7 +129,8 @@ def _audit_user(args: argparse.Namespace) -> int:
               f"your function {2 * checked + 1:,} times (and as many again at extreme inputs)", file=sys.stderr)  # fmt: skip
     try:
         report = audit(fn, arrays, grad_fn, names=names, bounds=bounds, stress_scale=args.stress_scale,
-                       timeout=timeout, match_names=True)  # fmt: skip
+                       timeout=timeout, match_names=True, params=params, like=args.like, like_map=like_map,
+                       like_params=like_params)  # fmt: skip
     except AuditError as error:
         return usage(str(error))
     if args.format == "json":
@@ -203,6 +213,39 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The packages of the ``docs`` extra that the build imports (Sphinx and its extensions).
+DOCS_REQUIREMENTS = ("sphinx", "furo", "numpydoc", "myst_nb")
+
+
+def _docs(args: argparse.Namespace) -> int:
+    import importlib.util
+    import pathlib
+    import subprocess
+    import webbrowser
+
+    source = pathlib.Path(__file__).resolve().parents[1] / "docs"
+    if not (source / "conf.py").exists():
+        print(f"nploss docs: no {source / 'conf.py'}: the site is built from a source checkout of nploss", file=sys.stderr)
+        return 2
+    missing = [name for name in DOCS_REQUIREMENTS if importlib.util.find_spec(name) is None]
+    if missing:
+        print(f"nploss docs: {', '.join(missing)} not installed; install the documentation tools with "
+              f"pip install -e '.[docs]'", file=sys.stderr)  # fmt: skip
+        return 2
+    out = pathlib.Path(args.out) if args.out else source / "_build" / "html"
+    command = [sys.executable, "-m", "sphinx", "-W", "-b", "html", str(source), str(out)]
+    print("nploss docs: " + " ".join(command), file=sys.stderr)
+    start = time.perf_counter()
+    if subprocess.call(command) != 0:
+        print("nploss docs: the build failed (warnings are errors; see the messages above)", file=sys.stderr)
+        return 1
+    index = out / "index.html"
+    print(f"nploss docs: built in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    if args.no_open or not webbrowser.open(index.resolve().as_uri()):
+        print(index)  # no browser to open it in (or --no-open): the path, for the reader to open
+    return 0
+
+
 AUDIT_EPILOG = """\
 exit status:
   0  every gradient checked is right
@@ -212,14 +255,20 @@ exit status:
      count or shape, a NumPy loss without --grad, a loss that is NOT A SCALAR
 
 verdicts with TARGET: the gradient is right; WRONG SIGN, WRONG REDUCTION, CONSTANT FACTOR,
-PERMUTED, KINK, WRONG BRANCH, MISSING GRADIENT, WRONG TERM, OVERFLOW (wrong only at extreme
-inputs); MUTATES ITS INPUT (your code changed an input array in place); NOT FINITE (NaN or inf
-loss, gradient or finite differences); NOT A SCALAR (None, a string, several values)
+PERMUTED, KINK, WRONG BRANCH, MISSING GRADIENT, WRONG TERM, WRONG AT TIES (tied elements moved
+together), PARAMETER FACTOR (wrong once a parameter moves from its given value), OVERFLOW (wrong
+only at extreme inputs), UNSTABLE LOSS (the loss itself overflows there); VALUE MISMATCH (with
+--like: your loss or gradient differs from nploss's); MUTATES ITS INPUT (your code changed an
+input array in place); NOT FINITE (NaN or inf loss, gradient or finite differences); NOT A
+SCALAR (None, a string, several values)
 
 example:
   nploss audit my_loss.py:loss --grad my_loss.py:loss_grad \\
       --inputs 'logits=float64[8,5], labels=int[8]<5'
   (loss_grad(logits, labels) returns the gradient for logits alone: labels is an integer input)
+  nploss audit my_loss.py:loss --grad my_loss.py:loss_grad \\
+      --inputs 'logits=float64[8,5], labels=int[8]<5' --like cross_entropy --map 'labels=target'
+  (also compares values and gradients with nploss's cross_entropy)
 """
 
 
@@ -264,6 +313,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--stress-scale", type=float, default=1e3, help="with TARGET: scale of the extreme-input check (0: off)")
     audit.add_argument(
+        "--params",
+        metavar="NAMES",
+        help="with TARGET: the inputs that are parameters (a scale, a margin, a temperature), comma-separated: "
+        "moved from their values and checked again (PARAMETER FACTOR); default: float inputs all 1 or all 0",
+    )
+    audit.add_argument(
+        "--like",
+        metavar="LOSS",
+        help="with TARGET: a registered nploss loss yours should equal; the values are compared with it at the given "
+        "and the extreme inputs, the gradients at the given ones (VALUE MISMATCH: a defect your loss and gradient share)",
+    )
+    audit.add_argument(
+        "--map",
+        metavar="PAIRS",
+        help="with --like: which of your inputs is which argument of LOSS, e.g. 'logits=logits,labels=target' "
+        "(YOUR_INPUT=ARGUMENT, either way round; an argument left out is your input of its name; default: by position)",
+    )
+    audit.add_argument(
+        "--like-params",
+        metavar="PAIRS",
+        help="with --like: LOSS's parameters and reduction, e.g. 'margin=0.5,reduction=sum' "
+        "(reduction: mean, the default, sum, or batchmean: the sum over the rows)",
+    )
+    audit.add_argument(
         "--timeout",
         type=float,
         default=60.0,
@@ -298,6 +371,15 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_argument("--fast", action="store_true", help="coarse grids and short training (for tests)")
     figures.add_argument("--fewshot-log", metavar="PATH", help="a log.csv of `nploss train`: adds the training-dynamics figures")
     figures.set_defaults(run=_figures)
+    docs = commands.add_parser(
+        "docs",
+        help="build the website (Sphinx) and open it in a browser",
+        description="Build the website from docs/ (needs pip install -e '.[docs]'; warnings are errors): a page per "
+        "loss generated from the registry, the tutorials, the guides and the API reference; then open it.",
+    )
+    docs.add_argument("--no-open", action="store_true", help="build only; print the path of index.html")
+    docs.add_argument("--out", metavar="DIR", help="output folder (default: docs/_build/html)")
+    docs.set_defaults(run=_docs)
     from .fewshot.cli import add_commands  # the few-shot commands live beside their code
 
     add_commands(commands)

@@ -9,19 +9,45 @@ at the first wrong element and classifies the error by comparing the analytic gr
 =================  ==========================================================================
 class              test
 =================  ==========================================================================
-overflow           right at ordinary inputs; NaN/inf or wrong at extreme ones
+overflow           right at ordinary inputs; NaN/inf or wrong at extreme ones, where the loss
+                   itself is finite
 wrong sign         :math:`a = -n`
-wrong reduction    :math:`a = c\,n` with :math:`c` a size of the inputs or its inverse (N, N·C…)
-constant factor    :math:`a = c\,n` with any other constant (2, 1/2, …)
+wrong reduction    :math:`a = c\,n` with :math:`c` a size of the inputs or its inverse (N, N·C…),
+                   and :math:`c` follows that size when the inputs are cut or grown along it;
+                   also :math:`c` near a size, off by the share of a term scaled right
+constant factor    :math:`a = c\,n` with any other constant (2, 1/2, …), or one that stays the
+                   same at a second size
 permuted           the right values in the wrong places (:math:`a = n^\top`, rows swapped…)
 kink               wrong only where the function is not differentiable (one-sided slopes differ)
-wrong branch       wrong on one side of a threshold (one piece of a piecewise formula)
-missing gradient   :math:`a = 0` where :math:`n \ne 0`
+missing gradient   :math:`a = 0` where :math:`n \ne 0`: everywhere, or on some elements only
+                   (N of M, with the rows, or where a loop stopped), the rest right
+wrong branch       wrong exactly where one condition holds: a label equality (class == label,
+                   labels[i] == labels[j]), a signed margin :math:`y f < 1`, an input's size,
+                   a row's norm, distance or cosine against a margin (within one label group)
 wrong term         none of the above: a term is missing, extra or wrong
+wrong at ties      every element passes alone, but tied elements (equal maxima, equal values
+                   across inputs) moved together change the loss at a rate their gradients'
+                   sum is outside of (:math:`k G` given where :math:`G` is due)
+parameter factor   right at the given parameters (γ = 1, β = 0, or ``params``), wrong once they
+                   move: a factor of a parameter missing or extra
+unstable loss      the loss itself is NaN or inf at (or within a step of) finite extreme
+                   inputs: the loss's formula, not its gradient, overflows
+value mismatch     with ``like=``: the loss or gradient differs from nploss's verified loss of
+                   that name (a defect the loss and its gradient share)
 =================  ==========================================================================
 
-The classes are tried in this order; the first that fits is reported, with one sentence on what
-it means and the fix a student would need.
+The classes of the gradient at the given inputs are tried in the order of the table's first
+nine rows (missing gradient before wrong branch only when the zeros follow no condition); the
+first that fits is reported, with one sentence on what it means and the fix a student would
+need. When the gradient is right at the given inputs, the audit looks further, in this order:
+tied elements moved together; the loss against ``like``; the parameters moved; the extreme
+inputs. The topics live in modules of their own: the classes at the given inputs in
+:mod:`nploss.diagnosis_classify`, the conditions of WRONG BRANCH in
+:mod:`nploss.diagnosis_conditions`, the second looks (another size, ties, parameters moved) in
+:mod:`nploss.diagnosis_probes`, the comparison with ``like`` in :mod:`nploss.diagnosis_reference`,
+and ``--inputs`` in :mod:`nploss.diagnosis_inputs`. At the extreme inputs an element where the loss is flat
+(a clamp) or where the loss's own slope and the gradient are both infinite is not held against
+the gradient.
 
 Three verdicts are not about the gradient's formula but about the code around it, and are found
 before any classification:
@@ -29,7 +55,7 @@ before any classification:
 - **mutates its input**: the loss or the gradient changed one of its input arrays in place (every
   call gets a copy, compared with the original afterwards);
 - **not finite**: the loss, the gradient or the finite differences are NaN or infinite at the
-  given inputs (or the loss at the extreme ones);
+  given inputs (or the loss at extreme inputs so large that their squares overflow);
 - **not a scalar**: the loss returned None, a string, or an array of more than one element.
 
 User code is the user's: an exception raised in the loss or the gradient (``SystemExit``
@@ -43,7 +69,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import math
 import pathlib
 import signal
 import threading
@@ -54,7 +79,13 @@ from typing import Any
 
 import numpy as np
 
+from . import diagnosis_probes as probes
 from .autograd import Tensor, as_data, grad
+from .diagnosis_classify import _failing, _first_wrong, _size_matches, classify
+from .diagnosis_inputs import MAX_ELEMENTS, parse_inputs  # noqa: F401 - public names of nploss.diagnosis
+from .diagnosis_reference import Reference
+from .diagnosis_reference import bind as bind_reference
+from .diagnosis_reference import mismatch as reference_mismatch
 from .gradcheck import (
     ATOL,
     EPS,
@@ -90,6 +121,21 @@ EXPLANATIONS = {
     "permutation: a term of the derivation is missing, extra (a diagonal counted, a constant "
     "included) or wrong; differentiate the loss term by term and check each against its own "
     "finite differences.",
+    "wrong at ties": "Each tied element's gradient is a valid subgradient on its own, but together they are "
+    "not: where k elements tie (equal maxima, equal distances, zero margins) moving them together changes the "
+    "loss at the rate of one, and their gradients must sum to it; give the gradient to one of the tied elements "
+    "(the first argmax) or split it between them, not the whole of it to each.",
+    "value mismatch": "Your loss and its gradient agree with each other but not with the verified loss they "
+    "should equal: a defect they share (an epsilon added inside a log, a clip, a mean over another axis, a "
+    "missing term) that no finite-difference check can see; compare the formula with the reference "
+    "(nploss show LOSS) at the inputs named.",
+    "parameter factor": "The gradient is right only at the given value of a parameter (a scale gamma = 1, a "
+    "shift beta = 0, a unit temperature or weight) and wrong once it moves: a factor of that parameter is "
+    "missing or extra in the chain rule; multiply the upstream gradient by the parameter where the loss does.",
+    "unstable loss": "The loss itself overflows at these inputs (NaN or inf where its value should be a "
+    "number), so no gradient can be right there: the fault is in the loss's formula, not in its gradient; "
+    "write the loss in its stable form (log-sum-exp with the max shifted out, softplus, log1p, clipped "
+    "probabilities) and the gradient to match.",
     "mutates its input": "The code changes an input array in place (p -= t, p[mask] = 0, "
     "np.clip(p, a, b, out=p), x.sort()): the caller's data is corrupted and every later "
     "evaluation, the finite differences included, sees another point; work on a copy "
@@ -178,95 +224,20 @@ class AuditReport:
             lines.append("verdict: the gradient is right")
         for d in self.diagnoses:
             lines.append(f"verdict for {d.name}: {d.kind.upper()}" + (f" ({d.detail})" if d.detail else ""))
-            if d.where is not None:
+            if d.where is not None and d.kind == "value mismatch":
+                lines.append(f"  first differing element {d.where}: yours {d.analytic:.10g} vs the reference {d.numerical:.10g}")
+            elif d.where is not None:
                 lines.append(f"  first wrong element {d.where}: analytic {d.analytic:.10g} vs numerical {d.numerical:.10g}")
             lines.append(f"  {d.explanation}")
         return "\n".join(lines)
 
 
-def _close(a: np.ndarray, b: np.ndarray, atol: float = ATOL, rtol: float = RTOL) -> bool:
-    return bool(np.all(np.abs(a - b) <= atol + rtol * np.abs(b)))
-
-
-def _sizes(inputs: Sequence[np.ndarray]) -> dict[str, float]:
-    """Counts a reduction might divide by: every axis length, and products of them."""
-    sizes: dict[str, float] = {}
-    for x in inputs:
-        dims = list(x.shape)
-        for i in range(len(dims)):
-            for j in range(i + 1, len(dims) + 1):
-                n = math.prod(dims[i:j])
-                if n > 1:
-                    label = "x".join(str(d) for d in dims[i:j])
-                    sizes.setdefault(label, float(n))
-    return sizes
-
-
-def _first_wrong(a: np.ndarray, n: np.ndarray, atol: float, rtol: float) -> tuple[int, ...] | None:
-    bad = ~(np.abs(a - n) <= atol + rtol * np.abs(n))
-    if not bad.any():
-        return None
-    return tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), a.shape))
-
-
-def classify(
-    a: np.ndarray,
-    n: np.ndarray,
-    inputs: Sequence[np.ndarray],
-    kinks: np.ndarray | None = None,
-    atol: float = ATOL,
-    rtol: float = RTOL,
-) -> tuple[str, str]:
-    """Classify a wrong gradient ``a`` against the numerical ``n`` (same shape) at ordinary
-    inputs: ``(kind, detail)``. NaN or inf in either is ``not finite`` (at extreme inputs,
-    :func:`audit` calls that overflow instead)."""
-    if not np.all(np.isfinite(a)):
-        bad = int(np.sum(~np.isfinite(a)))
-        return "not finite", f"the gradient has {bad} NaN or inf entries of {a.size} at the given inputs"
-    if not np.all(np.isfinite(n)):
-        return "not finite", "the finite differences are NaN or inf: the loss is not finite within a step of the given inputs"
-    if _close(a, -n, atol, rtol):
-        return "wrong sign", "a = -n"
-    if np.abs(n).max(initial=0.0) > atol and np.abs(a).max(initial=0.0) <= atol:
-        return "missing gradient", "a = 0"
-    nn = float(np.vdot(n, n))
-    if nn > 0:
-        c = float(np.vdot(a, n)) / nn
-        if abs(c) > 1e-12 and _close(a, c * n, atol, rtol):
-            for label, size in _sizes(inputs).items():
-                for factor, text in ((size, f"N = {label}"), (1 / size, f"1/N, N = {label}")):
-                    if abs(c - factor) <= 1e-6 * abs(factor):
-                        return "wrong reduction", f"a = {c:.6g} n, a factor of {text}"
-            return "constant factor", f"a = {c:.6g} n"
-    if a.ndim == 2 and a.shape[0] == a.shape[1] and _close(a.T, n, atol, rtol):
-        return "permuted", "a is the transpose of n"
-    if a.size > 1 and _close(np.sort(a, axis=None), np.sort(n, axis=None), atol, rtol):
-        return "permuted", "a holds the values of n in another order"
-    wrong = ~(np.abs(a - n) <= atol + rtol * np.abs(n))
-    if kinks is not None and np.all(kinks[wrong]):
-        return "kink", f"{int(wrong.sum())} wrong elements, all at kinks"
-    threshold = _threshold(wrong, inputs)
-    if threshold:
-        return "wrong branch", threshold
-    return "wrong term", f"{int(wrong.sum())} of {wrong.size} elements wrong"
-
-
-def _threshold(wrong: np.ndarray, inputs: Sequence[np.ndarray]) -> str:
-    """Whether the wrong elements are exactly those on one side of a threshold on the magnitude
-    of an input or of the difference of two inputs of their shape (a branch of the formula)."""
-    if wrong.all() or not wrong.any():
-        return ""
-    same = [(f"input {i}", x) for i, x in enumerate(inputs) if x.shape == wrong.shape and x.dtype.kind == "f"]
-    candidates = list(same) + [
-        (f"input {i} - input {j}", x - y) for (i, (_, x)) in enumerate(same) for (j, (_, y)) in enumerate(same) if i < j
-    ]
-    for label, values in candidates:
-        m = np.abs(values)
-        if m[wrong].min() > m[~wrong].max():
-            return f"wrong exactly where |{label}| > {m[~wrong].max():.4g}"
-        if m[wrong].max() < m[~wrong].min():
-            return f"wrong exactly where |{label}| < {m[~wrong].min():.4g}"
-    return ""
+def _defaults(fn: Any) -> list[tuple[str, float]]:
+    """The numeric default arguments of the user's loss (``margin=1.0``): thresholds to name."""
+    sig = _signature(fn)
+    if sig is None:
+        return []
+    return [(p.name, float(p.default)) for p in sig.parameters.values() if isinstance(p.default, int | float) and not isinstance(p.default, bool)]
 
 
 def stress(inputs: Sequence[np.ndarray], bounds: Sequence[tuple[float, float] | None], scale: float = 1e3) -> list[np.ndarray]:
@@ -573,6 +544,19 @@ def bind_names(code: _UserCode, names: list[str]) -> list[str]:
 # ---------------------------------------------------------------------------------- the audit
 
 
+@dataclass
+class _Settings:
+    """How the audit runs: the tolerances, the stress scale, the parameters to move, the
+    registered loss to compare with (see :func:`audit`)."""
+
+    stress_scale: float
+    eps: float
+    atol: float
+    rtol: float
+    params: list[str] | None = None
+    reference: Reference | None = None
+
+
 def audit(
     fn: Callable[..., Any],
     example_inputs: Sequence[Any],
@@ -586,6 +570,10 @@ def audit(
     rtol: float = RTOL,
     timeout: float | None = None,
     match_names: bool = False,
+    params: Sequence[str] | None = None,
+    like: str | None = None,
+    like_map: dict[str, str] | None = None,
+    like_params: dict[str, Any] | None = None,
 ) -> AuditReport:
     """Audit the gradient of a scalar loss ``fn(*inputs)``.
 
@@ -613,6 +601,15 @@ def audit(
         Pass each input as the parameter of ``fn`` that ``names`` gives it (reordered to the
         parameter order, which the gradients then follow) instead of by position; a name that is
         no parameter, or a parameter without a default left out, raises :class:`AuditUsageError`.
+    params : sequence of str, optional
+        The inputs that are parameters (a scale γ, a margin, a temperature): moved away from
+        their given values and checked again (PARAMETER FACTOR). By default the floating-point
+        inputs whose values are all exactly 1 or all exactly 0.
+    like : str, optional
+        A loss of :data:`nploss.losses.REGISTRY` the user's loss should equal: its values and
+        gradients are compared with the user's (VALUE MISMATCH), at the given and the extreme
+        inputs. ``like_map`` maps input names to its arguments (default: by position),
+        ``like_params`` sets its parameters (and ``reduction``, default ``"mean"``).
 
     Returns
     -------
@@ -625,7 +622,8 @@ def audit(
         ``fn`` or ``grad_fn`` raised (``SystemExit`` included) or ran past ``timeout``; the
         gradient has the wrong count or shapes; a NumPy ``fn`` without ``grad_fn``.
     AuditUsageError
-        An empty input; names that do not match (with ``match_names``).
+        An empty input; names that do not match (with ``match_names``); an unknown ``like``
+        loss, argument or parameter, or a ``params`` name that is no input.
     """
     arrays = [np.array(as_data(x)) for x in example_inputs]
     arrays = [x.astype(np.float64) if x.dtype.kind == "f" else x for x in arrays]
@@ -636,66 +634,256 @@ def audit(
     for name, x in zip(names, arrays):
         if x.size == 0:
             raise AuditUsageError(f"input {name} is empty (shape {x.shape}): the audit needs at least one element in every input")
+    unknown = [p for p in params or [] if p not in names]
+    if unknown:
+        raise AuditUsageError(f"params names {unknown[0]!r}, which is no input (the inputs: {', '.join(names)})")
     code = _UserCode(fn, grad_fn, names, timeout)
     if match_names:
         ordered = bind_names(code, names)
         index = [names.index(n) for n in ordered]
         arrays, bounds, names = [arrays[i] for i in index], [bounds[i] for i in index], ordered
         code.names = names
+    settings = _Settings(stress_scale, eps, atol, rtol, None if params is None else list(params))
+    if like is not None:
+        settings.reference = bind_reference(like, names, arrays, like_map, like_params, AuditUsageError)
+        for i, bound in settings.reference.bounds().items():
+            bounds[i] = bounds[i] if bounds[i] is not None else bound
     try:
         with _alarm_handler(timeout):
-            return _audit(code, arrays, names, bounds, stress_scale, eps, atol, rtol)
+            return _audit(code, arrays, names, bounds, settings)
     except _Finding as finding:
         return AuditReport(None, None, [finding.diagnosis])
 
 
-def _audit(
-    code: _UserCode,
-    arrays: list[np.ndarray],
-    names: list[str],
-    bounds: list[Any],
-    stress_scale: float,
-    eps: float,
-    atol: float,
-    rtol: float,
-) -> AuditReport:
+#: Inputs beyond the square root of the largest float64: any square of them overflows, so a loss
+#: that is not finite there says nothing about its formula (NOT FINITE, not UNSTABLE LOSS).
+_SQUARE_OVERFLOWS = 1e154
+
+
+def _audit(code: _UserCode, arrays: list[np.ndarray], names: list[str], bounds: list[Any], s: _Settings) -> AuditReport:
     with np.errstate(all="ignore"):
         value = code.value(arrays)
     if not np.isfinite(value):
         raise _Finding(Diagnosis("the loss", "not finite", f"the loss is {value} at the inputs given"))
-    ordinary, full = _check(code, arrays, names, eps, atol, rtol)
+    ordinary, full = _check(code, arrays, names, s.eps, s.atol, s.rtol)
     report = AuditReport(ordinary, None)
+    wrt = floating_inputs(arrays)
     if not ordinary.passed:
-        for check, (a, n, kinks) in zip(ordinary.inputs, full):
+        for i, check, (a, n, kinks, forward, backward_) in zip(wrt, ordinary.inputs, full):
             if not check.passed:
-                kind, detail = classify(a, n, arrays, kinks, atol, rtol)
-                report.diagnoses.append(_diagnosis(check.name, kind, detail, a, n, atol, rtol))
+                failing = _failing(a, forward, backward_, s.atol, s.rtol)
+                kind, detail = classify(a, n, arrays, kinks, s.atol, s.rtol, names, failing, _defaults(code.fn))
+                if kind in ("constant factor", "wrong branch", "wrong term"):
+                    kind, detail = _parameter_at_given(arrays, names, i, a, n, kind, detail, s)
+                if kind in ("wrong reduction", "constant factor") or (kind == "wrong term" and _nearly_proportional(a, n)):
+                    kind, detail = _second_size(code, arrays, names, i, a, n, kind, detail, s)
+                report.diagnoses.append(_diagnosis(check.name, kind, detail, a, n, s.atol, s.rtol))
         return report
-    if not stress_scale:
+    for step in (_ties, _against_reference, _moved_parameters):
+        found = step(code, arrays, names, full, value, s)
+        if found:
+            report.diagnoses.extend(found)
+            return report
+    if not s.stress_scale:
         return report
-    extreme = stress(arrays, bounds, stress_scale)
-    code.context = f"at the extreme inputs of the stress check (--stress-scale {stress_scale:g}; 0 turns it off)"
+    extreme = stress(arrays, bounds, s.stress_scale)
+    for i, x in enumerate(arrays):  # targets of 0/1 or -1/+1 stay what they are: scaling them means nothing
+        if x.dtype.kind == "f" and bounds[i] is None and x.size > 1 and set(np.unique(x).tolist()) in ({0.0, 1.0}, {-1.0, 1.0}):
+            extreme[i] = x
+    code.context = f"at the extreme inputs of the stress check (--stress-scale {s.stress_scale:g}; 0 turns it off)"
     try:
-        return _stressed(code, report, extreme, names, stress_scale, eps, atol, rtol)
+        return _stressed(code, report, extreme, names, s)
     except _Finding as finding:  # a code verdict at the extreme inputs: keep the ordinary check
         report.diagnoses.append(finding.diagnosis)
         return report
 
 
-def _stressed(
-    code: _UserCode,
-    report: AuditReport,
-    extreme: list[np.ndarray],
-    names: list[str],
-    stress_scale: float,
-    eps: float,
-    atol: float,
-    rtol: float,
-) -> AuditReport:
+@contextlib.contextmanager
+def _elsewhere(code: _UserCode, context: str) -> Iterator[None]:
+    """Run the user's code at other inputs than the given ones (named in its error messages)."""
+    previous, code.context = code.context, context
+    try:
+        yield
+    finally:
+        code.context = previous
+
+
+def _parameter_at_given(
+    arrays: list[np.ndarray], names: list[str], i: int, a: np.ndarray, n: np.ndarray, kind: str, detail: str, s: _Settings
+) -> tuple[str, str]:
+    """A gradient off by exactly the values of a parameter (a per-feature γ, a scalar
+    temperature) at the given inputs: a PARAMETER FACTOR rather than a term or a constant."""
+    if s.params is not None:
+        which = [j for j in probes.parameters(arrays, names, s.params) if j != i]
+    else:  # scalars and vectors other than the input itself, whose values are not all 1
+        which = [j for j, x in enumerate(arrays) if j != i and x.dtype.kind == "f" and x.ndim <= 1 and x.size < a.size]
+    which = [j for j in which if not np.all(arrays[j] == 1.0)]
+    factor = probes.parameter_factor(a, n, [(names[j], arrays[j]) for j in which], s.atol, s.rtol)
+    return ("parameter factor", factor) if factor else (kind, detail)
+
+
+def _nearly_proportional(a: np.ndarray, n: np.ndarray) -> bool:
+    """``a`` within 5% of ``c n`` for its least-squares ``c``: a factor, blurred by a term that
+    does not share it (a regulariser scaled right beside a data term scaled wrong)."""
+    nn = float(np.vdot(n, n))
+    if not nn > 0:
+        return False
+    c = float(np.vdot(a, n)) / nn
+    return bool(np.linalg.norm(a - c * n) <= 0.05 * np.linalg.norm(a))
+
+
+def _second_size(
+    code: _UserCode, arrays: list[np.ndarray], names: list[str], i: int, a: np.ndarray, n: np.ndarray, kind: str, detail: str, s: _Settings
+) -> tuple[str, str]:
+    """A factor that equals (or nearly equals) a size of the inputs, checked at a second length
+    of that axis: a reduction's factor follows the length, a constant stays."""
+    c = float(np.vdot(a, n)) / float(np.vdot(n, n))
+    matches = _size_matches(c, arrays, 0.02)
+    if not matches:
+        return kind, detail
+    label, size, power = matches[0]
+    dims = [int(d) for d in label.split("x")]
+    length = dims[0]
+    other, new = probes.resized(arrays, length)
+    try:
+        with _elsewhere(code, f"with every axis of length {length} changed to {new}"), np.errstate(all="ignore"):
+            _, full = _check(code, other, names, s.eps, s.atol, s.rtol, which=[i])
+    except (AuditError, _Finding, ValueError):
+        return kind, detail  # the code works at the given size only: the first verdict stands
+    a2, n2 = full[0][0], full[0][1]
+    nn = float(np.vdot(n2, n2))
+    if not nn > 0 or not np.all(np.isfinite(a2)):
+        return kind, detail
+    c2 = float(np.vdot(a2, n2)) / nn
+    verdict = probes.follows(c, c2, length, new, power * dims.count(length))
+    text = f"N = {label}" if power == 1 else f"1/N, N = {label}"
+    if verdict == "constant":
+        return "constant factor", (
+            f"a = {c:.6g} n at every size (also with the axis of {length} at {new}): a constant that equals a size "
+            "by chance, not a reduction"
+        )
+    if verdict != "size":
+        return kind, detail
+    if kind == "wrong reduction":
+        return kind, detail
+    factor = size if power == 1 else 1 / size
+    share = (factor - c) / (factor - 1) if factor != 1 else 0.0
+    return "wrong reduction", (
+        f"a = {c:.6g} n, a factor of {text} on all but a share of about {abs(share):.2g} of the gradient (a term "
+        f"that is scaled right, such as a regulariser); with the axis of {length} at {new} the factor is {c2:.6g}"
+    )
+
+
+def _ties(code: _UserCode, arrays: list[np.ndarray], names: list[str], full: list[Any], value: float, s: _Settings) -> list[Diagnosis]:
+    """Tied kinks moved together: the sum of their gradients within the joint one-sided slopes."""
+    wrt = floating_inputs(arrays)
+    gradients = {i: entry[0] for i, entry in zip(wrt, full)}
+    checked = [(i, kinks, forward, backward_) for i, (_, _, kinks, forward, backward_) in zip(wrt, full)]
+    for group in probes.tie_groups(arrays, checked):
+        with np.errstate(all="ignore"):
+            up, down = probes.joint_slopes(code.value, arrays, group, s.eps)
+        total = float(sum(gradients[i].reshape(-1)[k].sum() for i, k in group.items()))
+        count = sum(k.size for k in group.values())
+        if not probes.outside(total, up, down, s.atol, s.rtol, count):
+            continue
+        first = min(group)
+        a, n = gradients[first], full[wrt.index(first)][1]
+        where = tuple(int(k) for k in np.unravel_index(int(group[first][0]), a.shape))
+        listed = ", ".join(
+            (f"{names[i]}" if len(group) > 1 else "") + str(tuple(int(j) for j in np.unravel_index(int(k), arrays[i].shape)))
+            for i, ks in group.items() for k in ks[:4]
+        )  # fmt: skip
+        detail = (
+            f"{count} tied elements ({listed}) get gradients summing to {total:.6g}, but moving them together "
+            f"changes the loss at {down:.6g} (down) to {up:.6g} (up)"
+        )
+        return [Diagnosis(names[first], "wrong at ties", detail, where, float(a[where]), float(n[where]))]
+    return []
+
+
+def _against_reference(code: _UserCode, arrays: list[np.ndarray], names: list[str], full: list[Any], value: float, s: _Settings) -> list[Diagnosis]:
+    """The user's value and gradients against the registered loss of ``like`` (VALUE MISMATCH)."""
+    if s.reference is None:
+        return []
+    gradients = {i: entry[0] for i, entry in zip(floating_inputs(arrays), full)}
+    return _localised(code, s.reference, _mismatch(s.reference, value, gradients, arrays, names, "at the inputs given"), arrays)
+
+
+def _localised(code: _UserCode, reference: Reference, found: list[Diagnosis], arrays: list[np.ndarray]) -> list[Diagnosis]:
+    """A mismatch of the loss's value, narrowed to the first row (sample) at which the two losses
+    differ when both are evaluated on that row alone; unchanged when the inputs have no common
+    first axis, or when no single row differs (the difference is in how rows are combined)."""
+    if not found or found[0].where is not None:
+        return found
+    rows = {x.shape[0] for x in arrays if x.ndim >= 1}
+    if len(rows) != 1 or next(iter(rows)) < 2:
+        return found
+    for row in range(next(iter(rows))):
+        one = [x[row : row + 1] for x in arrays]
+        try:
+            with _elsewhere(code, f"at row {row} alone"), np.errstate(all="ignore"):
+                yours, expected = float(code.value(one)), reference.value(one)
+        except (AuditError, _Finding, ValueError, TypeError, IndexError):
+            return found
+        if not np.isclose(yours, expected, rtol=1e-6, atol=1e-9, equal_nan=True):
+            d = found[0]
+            detail = f"{d.detail}; on row {row} alone: yours {yours:.10g}, {reference.name} {expected:.10g}"
+            return [Diagnosis(d.name, d.kind, detail, None, d.analytic, d.numerical)]
+    return found
+
+
+def _mismatch(reference: Reference, value: float, gradients: dict[int, np.ndarray], arrays: list[np.ndarray], names: list[str], where: str) -> list[Diagnosis]:
+    try:
+        found = reference_mismatch(reference, value, gradients, arrays, names, where)
+    except ValueError as error:
+        if gradients:  # at the inputs given: the mapping or the parameters do not fit
+            raise AuditUsageError(str(error)) from None
+        return []  # at extreme inputs outside the registered loss's domain: nothing to compare
+    if found is None:
+        return []
+    name, detail, index, yours, expected = found
+    return [Diagnosis(name, "value mismatch", detail, index, yours, expected)]
+
+
+def _moved_parameters(code: _UserCode, arrays: list[np.ndarray], names: list[str], full: list[Any], value: float, s: _Settings) -> list[Diagnosis]:
+    """The check again with the parameters moved from their given values (PARAMETER FACTOR)."""
+    which = probes.parameters(arrays, names, s.params)
+    if not which:
+        return []
+    moved = probes.varied(arrays, which)
+    listing = ", ".join(names[i] for i in which)
+    try:
+        with _elsewhere(code, f"with the parameters {listing} moved from their given values"), np.errstate(all="ignore"):
+            if not np.isfinite(code.value(moved)):
+                return []  # the loss is not defined there: nothing to judge
+            result, checked = _check(code, moved, names, s.eps, s.atol, s.rtol)
+    except (AuditError, _Finding):
+        return []
+    found = []
+    given = ", ".join(f"{names[i]} = {_describe_value(arrays[i])}" for i in which)
+    for check, (a, n, kinks, _, _) in zip(result.inputs, checked):
+        if check.passed:
+            continue
+        factor = probes.parameter_factor(a, n, [(names[i], moved[i]) for i in which], s.atol, s.rtol)
+        if not factor:
+            kind, what = classify(a, n, moved, kinks, s.atol, s.rtol, names)
+            factor = f"{kind}: {what}"
+        detail = f"right at {given} only; with {listing} moved, {factor}"
+        found.append(_diagnosis(check.name, "parameter factor", detail, a, n, s.atol, s.rtol))
+    return found
+
+
+def _describe_value(x: np.ndarray) -> str:
+    values = np.unique(x)
+    return f"{values[0]:g}" if values.size == 1 else f"its values {np.array2string(x.reshape(-1)[:4], precision=3)}"
+
+
+def _stressed(code: _UserCode, report: AuditReport, extreme: list[np.ndarray], names: list[str], s: _Settings) -> AuditReport:
+    atol, rtol = s.atol, s.rtol
     try:
         with np.errstate(all="ignore"):
             value = code.value(extreme)
-        stressed, full_stressed = _check(code, extreme, names, eps, atol, rtol)
+        stressed, full_stressed = _check(code, extreme, names, s.eps, atol, rtol)
     except UserCodeError as error:
         if isinstance(error.__cause__, FloatingPointError | OverflowError | ZeroDivisionError):
             report.diagnoses.append(Diagnosis(names[0], "overflow", str(error).partition("\n")[0].removeprefix("your ")))
@@ -703,18 +891,48 @@ def _stressed(
         raise
     report.stressed = stressed
     if not np.isfinite(value):
-        overflowing = [n for n, x in zip(names, extreme) if x.dtype.kind == "f" and not np.all(np.isfinite(x))]
-        why = f"; the extreme inputs themselves overflow ({', '.join(overflowing)} times {stress_scale:g})" if overflowing else ""
-        report.diagnoses.append(Diagnosis("the loss", "not finite", f"the loss is {value} at the extreme inputs{why}"))
+        overflowing = [n for n, x in zip(names, extreme) if x.dtype.kind == "f" and not np.all(np.abs(x) < _SQUARE_OVERFLOWS)]
+        if overflowing:
+            why = f"; the extreme inputs themselves overflow ({', '.join(overflowing)} times {s.stress_scale:g})"
+            report.diagnoses.append(Diagnosis("the loss", "not finite", f"the loss is {value} at the extreme inputs{why}"))
+        else:
+            detail = f"the loss itself is {value} at the extreme inputs, which are finite: its formula overflows there, whatever the gradient"
+            report.diagnoses.append(Diagnosis("the loss", "unstable loss", detail))
         return report
-    for check, (a, n, _) in zip(stressed.inputs, full_stressed):
-        if not np.all(np.isfinite(a)):
+    if s.reference is not None:  # values only: at the bounds, subgradient conventions may differ
+        found = _localised(code, s.reference, _mismatch(s.reference, value, {}, extreme, names, "at the extreme inputs"), extreme)
+        if found:
+            report.diagnoses.extend(found)
+            return report
+    unstable = False
+    for k, (check, (a, n, _, forward, backward_)) in enumerate(zip(stressed.inputs, full_stressed)):
+        if check.passed:
+            continue
+        # Excused: where the loss is flat on one side (a clamp: a finite gradient turned the way
+        # of the other side is the intended one, the slope inside the clamp), and
+        # where the loss's own slope is infinite and the gradient says so.
+        one_side_flat = ((forward == 0) & (np.sign(backward_) * np.sign(a) >= 0)) | ((backward_ == 0) & (np.sign(forward) * np.sign(a) >= 0))
+        flat = one_side_flat & np.isfinite(a)
+        infinite = np.isinf(a) & np.isinf(forward) & np.isinf(backward_) & (np.sign(a) == np.sign(forward)) & (np.sign(a) == np.sign(backward_))
+        excused = flat | infinite
+        if excused.any():
+            again = compare(check.name, np.where(excused, 0.0, a), np.where(excused, 0.0, forward), np.where(excused, 0.0, backward_), atol, rtol)
+            if again.passed:
+                stressed.inputs[k] = again
+                continue
+        rest = ~excused
+        if not np.all(np.isfinite(n[rest])):
+            unstable = True
+        elif not np.all(np.isfinite(a)):
             report.diagnoses.append(_diagnosis(check.name, "overflow", "NaN or inf at extreme inputs", a, n, atol, rtol))
-        elif not np.all(np.isfinite(n)):
-            detail = "the finite differences are NaN or inf at the extreme inputs: the loss overflows within a step of them"
-            report.diagnoses.append(_diagnosis(check.name, "not finite", detail, a, n, atol, rtol))
-        elif not check.passed:
+        else:
             report.diagnoses.append(_diagnosis(check.name, "overflow", "wrong at extreme inputs", a, n, atol, rtol))
+    if unstable:
+        detail = (
+            f"the loss is {value:.6g} at the extreme inputs but not finite within a step of them (its finite differences "
+            "are NaN or inf): the loss's formula overflows there, so its gradient cannot be judged"
+        )
+        report.diagnoses.append(Diagnosis("the loss", "unstable loss", detail))
     return report
 
 
@@ -815,118 +1033,25 @@ def _engine(code: _UserCode, arrays: list[np.ndarray], names: list[str], wrt: li
 
 
 def _check(
-    code: _UserCode, arrays: list[np.ndarray], names: list[str], eps: float, atol: float, rtol: float
-) -> tuple[GradCheckResult, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
-    """check_grad, keeping the full analytic and numerical arrays the classification needs."""
+    code: _UserCode, arrays: list[np.ndarray], names: list[str], eps: float, atol: float, rtol: float, which: Sequence[int] | None = None
+) -> tuple[GradCheckResult, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]]:
+    """check_grad, keeping the full arrays the classification needs: per floating-point input
+    (or per input in ``which``) the analytic gradient, the central differences, the kinks and the
+    two one-sided differences."""
     wrt = floating_inputs(arrays)
     checks, full = [], []
     with np.errstate(all="ignore"):  # overflow is a finding here, not a warning
         analytic = _analytic(code, arrays, names, wrt)
         for i, a in zip(wrt, analytic):
+            if which is not None and i not in which:
+                continue
             forward, backward_, central = one_sided_and_central(lambda *xs: code.value(xs), arrays, i, np.ones(()), eps)
             checks.append(compare(names[i], a, forward, backward_, atol, rtol))
-            full.append((a, central, kink_mask(forward, backward_, atol, rtol)))
+            full.append((a, central, kink_mask(forward, backward_, atol, rtol), forward, backward_))
     return GradCheckResult(checks, order=1), full
 
 
 # ------------------------------------------------------------------------ command-line helpers
-
-_DTYPES = {"float64": "float64", "float32": "float32", "double": "float64", "float": "float64", "int": "int64", "int64": "int64", "int32": "int32"}
-
-#: The most elements ``--inputs`` may ask for, over all inputs (checked before allocating).
-MAX_ELEMENTS = 10**8
-
-
-def _split_top_level(text: str) -> list[str]:
-    parts, depth, current = [], 0, ""
-    for ch in text:
-        if ch in "[(":
-            depth += 1
-        elif ch in "])":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += ch
-    return [p.strip() for p in parts + [current] if p.strip()]
-
-
-def parse_inputs(spec: str, seed: int = 0) -> tuple[list[str], list[np.ndarray], list[tuple[float, float] | None]]:
-    """Random example inputs from a description such as
-    ``"pred=float64[32,10], target=int[32]<10, p=float64[8] in(0,1)"``.
-
-    Each entry is ``name=dtype[shape]`` with dtype float64, float32 or int; integers take
-    ``<K`` (labels in 0..K-1, default 2); floats may take ``in(lo,hi)``, a bounded domain
-    (sampled uniformly inside, and pushed to its bounds by the extreme-input check). Unbounded
-    floats are standard normal. Returns names, arrays and bounds.
-
-    Refused with a ``ValueError`` naming the input: a name given twice, an empty shape (an axis
-    of 0), more than :data:`MAX_ELEMENTS` elements in all (before anything is allocated),
-    bounds that are not finite, and a number of classes the dtype cannot hold.
-    """
-    import re
-
-    rng = np.random.default_rng(seed)
-    pattern = re.compile(r"^(\w+)\s*=\s*(\w+)\s*\[([\d,\s]*)\]\s*(?:<\s*(\d+)|in\s*\(\s*([-+\w.]+)\s*,\s*([-+\w.]+)\s*\))?$")
-    entries = []
-    total = 0
-    for entry in _split_top_level(spec):
-        match = pattern.match(entry)
-        if not match:
-            raise ValueError(
-                f"cannot read input {entry!r}: expected name=dtype[shape] with an optional <K for "
-                "integers or in(lo,hi) for floats, e.g. 'pred=float64[32,10], target=int[32]<10'"
-            )
-        name, dtype, shape_text, classes, lo, hi = match.groups()
-        if name in (e[0] for e in entries):
-            raise ValueError(f"input {name} is given twice in --inputs")
-        if dtype not in _DTYPES:
-            raise ValueError(f"input {name}: unknown dtype {dtype!r}; use one of {', '.join(sorted(_DTYPES))}")
-        shape = tuple(int(s) for s in shape_text.replace(" ", "").split(",") if s)
-        size = math.prod(shape)
-        if size == 0:
-            raise ValueError(f"input {name} has no elements (shape {shape}): the audit needs at least one element in every input")
-        total += size
-        if total > MAX_ELEMENTS:
-            raise ValueError(
-                f"input {name}: {dtype}[{shape_text}] is {size:,} elements; --inputs allows at most {MAX_ELEMENTS:,} "
-                "in all (and the finite differences call your function twice per floating-point element: a few "
-                "hundred elements check the same formula)"
-            )
-        entries.append((name, dtype, shape, classes, lo, hi))
-    names, arrays, bounds = [], [], []
-    for name, dtype, shape, classes, lo, hi in entries:
-        kind = _DTYPES[dtype]
-        if kind.startswith("int"):
-            if lo is not None:
-                raise ValueError(f"input {name}: in(lo,hi) is for floats; integers take <K")
-            k = int(classes or 2)
-            if not 1 <= k <= np.iinfo(kind).max:
-                raise ValueError(f"input {name}: <{classes} must be between 1 and {np.iinfo(kind).max} for {dtype}")
-            arrays.append(rng.integers(0, k, shape).astype(kind))
-            bounds.append(None)
-        elif lo is not None:
-            try:
-                low, high = float(lo), float(hi)
-            except ValueError:
-                raise ValueError(f"input {name}: in({lo},{hi}) needs two numbers") from None
-            if not (math.isfinite(low) and math.isfinite(high)):
-                raise ValueError(f"input {name}: in({lo},{hi}) must have finite bounds (a float64 is at most about 1.8e308)")
-            if not low < high:
-                raise ValueError(f"input {name}: in({lo},{hi}) is empty")
-            if not math.isfinite(high - low) or np.finfo(kind).max < max(abs(low), abs(high)):
-                raise ValueError(f"input {name}: in({lo},{hi}) is wider than {dtype} can sample")
-            pad = 0.05 * (high - low)  # sample inside, away from the bounds the stress check uses
-            arrays.append(rng.uniform(low + pad, high - pad, shape).astype(kind))
-            bounds.append((low, high))
-        else:
-            if classes is not None:
-                raise ValueError(f"input {name}: <K is for integer labels; floats take in(lo,hi)")
-            arrays.append(rng.standard_normal(shape).astype(kind))
-            bounds.append(None)
-        names.append(name)
-    return names, arrays, bounds
 
 
 def load_callable(target: str, timeout: float | None = None) -> Callable[..., Any]:

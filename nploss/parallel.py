@@ -123,9 +123,14 @@ MAX_BLOCK_ELEMENTS = 1 << 17
 
 def for_each_block(fn: Callable[[tuple[Any, ...]], Any], shape: tuple[int, ...], axis: int | None, xp: Any = None) -> None:
     """Call ``fn(index)`` for contiguous blocks of ``axis`` that together cover an array of
-    ``shape``: one run of consecutive blocks per thread, the threads concurrently, each block of
-    at most about :data:`MAX_BLOCK_ELEMENTS` where ``axis`` is long enough; ``index`` selects
-    the block (``array[index]``). ``fn`` must write its results into its block only.
+    ``shape``, the threads concurrently, each block of at most about :data:`MAX_BLOCK_ELEMENTS`
+    where ``axis`` is long enough; ``index`` selects the block (``array[index]``). ``fn`` must
+    write its results into its block only.
+
+    Each thread takes the next block not yet taken, one at a time, rather than a fixed share of
+    them: on a machine shared with other work, a thread whose core is taken away for a while
+    then leaves its blocks to the others, instead of holding up the whole call (the caller waits
+    for the last block).
 
     One block, the whole array (``fn`` called once, here), when ``axis`` is None, when the array
     is too small to share or to cut, or when ``xp`` is not NumPy (a GPU runs each kernel on all
@@ -142,7 +147,12 @@ def for_each_block(fn: Callable[[tuple[Any, ...]], Any], shape: tuple[int, ...],
         return
     lead = (slice(None),) * axis
     bounds = [n * i // blocks for i in range(blocks + 1)]
-    map_in_order(fn, [lead + (slice(bounds[i], bounds[i + 1]),) for i in range(blocks)], tasks=threads)
+    index = [lead + (slice(bounds[i], bounds[i + 1]),) for i in range(blocks)]
+    if threads < 2:  # too small to share: the caller alone, piece after piece
+        for block in index:
+            fn(block)
+        return
+    map_in_order(fn, index, tasks=blocks)
 
 
 def memory_order(array: Any) -> tuple[int, ...]:

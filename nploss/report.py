@@ -25,7 +25,7 @@ import numpy as np
 from . import __version__
 from .audit import AuditRow, _loss_fn, sample_away_from_kinks
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def schema() -> dict[str, Any]:
@@ -63,13 +63,26 @@ def row_json(row: AuditRow) -> dict[str, Any]:
         "agreement": row.agreement,
         "fast_agreement": row.fast_agreement,
         "stability": {case: problem for case, problem in row.stability.items()},
+        "shapes": dict(row.shapes),
+        "ties": dict(row.ties),
+        "grid": _grid_json(row),
         "error": row.error,
         "failure": row.failure() or None,
     }
 
 
+def _grid_json(row: AuditRow) -> dict[str, Any] | None:
+    """The grid points of a loss (None for an op): how many, how many passed, each by label."""
+    if row.family == "op":
+        return None
+    points = {"defaults": row.defaults_failure() or None}
+    points.update({label: (None if p.passed else p.failure()) for label, p in row.grid.items()})
+    return {"points": row.points, "passed": row.points_passed, "failures": points}
+
+
 def audit_json(rows: Sequence[AuditRow], seed: int, dtype: str, elapsed: float) -> dict[str, Any]:
     """The whole audit as a JSON-ready dict, valid against :func:`schema`."""
+    points, ties = totals(rows)
     return {
         "schema_version": SCHEMA_VERSION,
         "nploss_version": __version__,
@@ -77,8 +90,16 @@ def audit_json(rows: Sequence[AuditRow], seed: int, dtype: str, elapsed: float) 
         "dtype": dtype,
         "elapsed_seconds": elapsed,
         "passed": all(r.passed for r in rows),
+        "grid_points": points,
+        "tie_fixtures": ties,
         "entries": [row_json(r) for r in rows],
     }
+
+
+def totals(rows: Sequence[AuditRow]) -> tuple[int, int]:
+    """Grid points and tie fixtures audited, over the losses among ``rows``."""
+    losses = [r for r in rows if r.family != "op"]
+    return sum(r.points for r in losses), sum(len(r.ties) for r in losses)
 
 
 def _cell(row: AuditRow, prefix: str) -> str:
@@ -87,8 +108,11 @@ def _cell(row: AuditRow, prefix: str) -> str:
 
 
 def cells(row: AuditRow) -> list[str]:
-    """The table cells of a row: gradient, composite, fast path, agreement, second order, stability."""
+    """The table cells of a row: gradient, composite, fast path, agreement, second order,
+    stability, shapes, grid points and ties (the last three for losses; the errors are those at
+    the defaults)."""
     unstable = [case for case, problem in row.stability.items() if problem]
+    loss = row.family != "op"
     return [
         _cell(row, "gradient") if row.family == "op" else _cell(row, "analytic"),
         _cell(row, "composite"),
@@ -96,17 +120,30 @@ def cells(row: AuditRow) -> list[str]:
         "-" if row.agreement is None else f"{row.agreement:.2e}",
         _cell(row, "second order"),
         "-" if not row.stability else ("ok" if not unstable else "FAIL"),
+        "-" if not row.shapes else ("ok" if not any(row.shapes.values()) else "FAIL"),
+        f"{row.points_passed}/{row.points}" if loss else "-",
+        f"{sum(p is None for p in row.ties.values())}/{len(row.ties)}" if loss and row.ties else "-",
     ]
 
 
-COLUMNS = ("gradient", "composite", "fast path", "agreement", "2nd order", "stability")
+COLUMNS = ("gradient", "composite", "fast path", "agreement", "2nd order", "stability", "shapes", "grid", "ties")
 LEGEND = (
     "gradient: worst relative error of the reference analytic VJP (the engine's, for ops) against "
     "finite differences; composite: the engine's gradient through primitive ops against them; "
     "fast path: the loss's fast path, where it has one, against them; agreement: the reference "
     "against the composite gradient and the fast path's value and gradient; 2nd order: the VJP "
-    "differentiated again; stability: finite value and gradients at extreme inputs."
+    "differentiated again; stability: finite value and gradients at extreme inputs; shapes: the "
+    "value's shape under every reduction against the documented one; grid: the points of the "
+    "parameter grid that passed every check, of all (the defaults, one parameter varied at a "
+    "time, 3-D inputs); ties: the fixtures exactly at a kink whose gradients equal the documented "
+    "subgradient."
 )
+
+
+def summary(rows: Sequence[AuditRow]) -> str:
+    """'412 grid points and 17 tie fixtures audited' over the losses among ``rows``."""
+    points, ties = totals(rows)
+    return f"{points} grid points and {ties} tie fixtures audited"
 
 
 def audit_markdown(rows: Sequence[AuditRow], seed: int, dtype: str, elapsed: float) -> str:
@@ -114,7 +151,7 @@ def audit_markdown(rows: Sequence[AuditRow], seed: int, dtype: str, elapsed: flo
     for row in rows:
         lines.append(f"| `{row.name}` | {row.family} | " + " | ".join(cells(row)) + f" | {'ok' if row.passed else '**FAIL**'} |")
     passed = sum(r.passed for r in rows)
-    lines += ["", f"{passed} of {len(rows)} entries passed in {elapsed:.1f} s (seed {seed}, {dtype}). {LEGEND}"]
+    lines += ["", f"{passed} of {len(rows)} entries passed in {elapsed:.1f} s (seed {seed}, {dtype}); {summary(rows)}. {LEGEND}"]
     failures = [r.failure() for r in rows if not r.passed]
     lines += [f"- FAIL {f}" for f in failures]
     return "\n".join(lines) + "\n"
@@ -275,6 +312,10 @@ def write_report(rows: Sequence[AuditRow], directory: str | pathlib.Path, seed: 
         lines += [f"## `{row.name}` ({row.family})", "", f"$${spec.formula}$$", "", f"Reference: {spec.reference}.", ""]
         if not row.passed:
             lines += [f"**FAIL**: {row.failure()}", ""]
+        lines += [f"Grid points: {row.points_passed} of {row.points} passed (defaults, " + ", ".join(row.grid) + ")."]
+        if row.ties:
+            lines += ["Ties: " + "; ".join(f"{name} ({'ok' if p is None else 'FAIL'})" for name, p in row.ties.items()) + "."]
+        lines += [""]
         try:
             figure = slice_figure(spec, directory / "figures" / f"{row.name}.png", seed)
         except Exception as error:  # noqa: BLE001 - one figure must not lose the report of all the others

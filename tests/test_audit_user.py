@@ -380,3 +380,77 @@ def test_a_module_that_is_missing_or_raises_on_import(tmp_path, monkeypatch, cap
     assert "audit_user_broken_module.py:2: no config (while it was being loaded)" in err
     code, _, err = run(capsys, "audit_user_no_such_module:loss", "--inputs", "x=float64[3]")
     assert code == 2 and "no module named 'audit_user_no_such_module'" in err
+
+
+# ------------------------------------------------- --like, --map, --like-params and --params
+
+
+def test_like_catches_a_defect_the_loss_and_its_gradient_share(user, capsys):
+    f, _ = user("""\
+        def ce_eps(logits, labels):
+            p = softmax(logits)[np.arange(len(labels)), labels]
+            return -np.mean(np.log(p + 1e-3))  # the epsilon is in the loss ...
+
+
+        def ce_eps_grad(logits, labels):
+            p = softmax(logits)
+            w = p[np.arange(len(labels)), labels] / (p[np.arange(len(labels)), labels] + 1e-3)
+            g = p * w[:, None]
+            g[np.arange(len(labels)), labels] -= w  # ... and in its gradient: consistent
+            return g / len(labels)
+    """)
+    assert run(capsys, f"{f}:ce_eps", "--grad", f"{f}:ce_eps_grad", *CE_INPUTS)[0] == 0  # no check sees it
+    code, out, _ = run(capsys, f"{f}:ce_eps", "--grad", f"{f}:ce_eps_grad", *CE_INPUTS, "--like", "cross_entropy", "--map", "labels=target")
+    assert code == 1 and "verdict for the loss: VALUE MISMATCH (your loss is" in out and "where cross_entropy gives" in out
+    # the right loss passes the same comparison; the mapping may be written either way round
+    code, out, _ = run(capsys, f"{f}:ce", "--grad", f"{f}:ce_grad", *CE_INPUTS, "--like", "cross_entropy", "--map", "target=labels")
+    assert code == 0, out
+
+
+def test_like_params_reach_the_registered_loss(user, capsys):
+    f, _ = user("""\
+        def ce_sum(logits, labels):
+            return ce(logits, labels) * len(labels)
+
+
+        def ce_sum_grad(logits, labels):
+            return ce_grad(logits, labels) * len(labels)
+    """)
+    argv = [f"{f}:ce_sum", "--grad", f"{f}:ce_sum_grad", *CE_INPUTS, "--like", "cross_entropy", "--map", "labels=target"]
+    assert run(capsys, *argv)[0] == 1  # against the mean
+    assert run(capsys, *argv, "--like-params", "reduction=sum")[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--like", "cross_entrpy"], "did you mean cross_entropy"),
+        (["--map", "labels=target"], "--map and --like-params describe the loss of --like LOSS"),
+        (["--like", "cross_entropy", "--map", "labels=nothing"], "one side must be an input of yours"),
+        (["--like", "cross_entropy", "--map", "labels=target", "--like-params", "margin=1"], "has no parameter 'margin'"),
+        (["--like", "cross_entropy", "--map", "labels=target", "--like-params", "reduction=max"], "reduction='max'"),
+        (["--like", "cross_entropy", "--map", "labels"], "--map: cannot read 'labels'"),
+        (["--params", "gamma"], "params names 'gamma', which is no input"),
+    ],
+)
+def test_like_and_params_usage_errors_exit_2(user, capsys, extra, message):
+    f, _ = user("")
+    code, _, err = run(capsys, f"{f}:ce", "--grad", f"{f}:ce_grad", *CE_INPUTS, *extra)
+    assert code == 2 and message in err, err
+
+
+def test_params_moves_a_parameter_the_inputs_gave(user, capsys):
+    f, _ = user("""\
+        def scaled(x, gamma, t):
+            return np.mean((gamma * x - t) ** 2)
+
+
+        def scaled_grad(x, gamma, t):
+            e = 2 * (gamma * x - t) / x.size
+            return e, np.sum(e * x, keepdims=True), -e  # d/dx forgets gamma
+    """)
+    inputs = ["--inputs", "x=float64[6], gamma=float64[1] in(0.9999,1.0001), t=float64[6]"]
+    code, out, _ = run(capsys, f"{f}:scaled", "--grad", f"{f}:scaled_grad", *inputs)
+    assert code == 0  # gamma of about 1: the missing factor is below the tolerance
+    code, out, _ = run(capsys, f"{f}:scaled", "--grad", f"{f}:scaled_grad", *inputs, "--params", "gamma")
+    assert code == 1 and "verdict for x: PARAMETER FACTOR" in out and "a misses the factor gamma" in out

@@ -108,7 +108,7 @@ def _cache_key(spec: Any) -> str:
 
     files = {inspect.getsourcefile(fn) for fn in (spec.forward, spec.vjp, getattr(L, spec.name)) if fn is not None}
     package = ROOT / "nploss"
-    shared = [package / n for n in ("audit.py", "report.py", "gradcheck.py", "numerics.py")]
+    shared = [package / n for n in ("audit.py", "audit_grid.py", "audit_ties.py", "report.py", "gradcheck.py", "numerics.py")]
     shared += sorted((package / "losses").glob("_*.py")) + sorted((package / "autograd").glob("*.py"))
     digest = hashlib.sha256(f"{FIGURE_POINTS}".encode())
     for path in sorted({pathlib.Path(f) for f in files if f}) + shared:

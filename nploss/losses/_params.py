@@ -9,15 +9,39 @@ once, here: every loss refuses a bad parameter with an error that names it.
 
 A ``TypeError`` says the type is wrong, a ``ValueError`` that the value is out of range; NaN is
 out of every range (the comparisons are written so that NaN fails them).
+
+Within :func:`recording` every check also notes what it admits (a choice's options, a real's
+bounds): the library audit derives the values a parameter takes in its grid from them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
+from collections.abc import Iterator
 from typing import Any
 
 import numpy
+
+_recorders: list[dict[str, tuple[Any, ...]]] = []
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[dict[str, tuple[Any, ...]]]:
+    """Within this block each check notes what it admits, by parameter name: ``("real", low,
+    high, low_open, high_open)``, ``("integer", low)``, ``("flag",)`` or ``("choice", allowed)``."""
+    seen: dict[str, tuple[Any, ...]] = {}
+    _recorders.append(seen)
+    try:
+        yield seen
+    finally:
+        _recorders.remove(seen)
+
+
+def _note(name: str, admits: tuple[Any, ...]) -> None:
+    for seen in _recorders:
+        seen.setdefault(name, admits)
 
 
 def _bounds_text(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
@@ -47,6 +71,7 @@ def real(
 
     ``low``/``high`` are inclusive unless ``low_open``/``high_open``; ``finite=False`` admits
     ``inf`` where the loss has a meaning for it (a bound of a clamp, say)."""
+    _note(name, ("real", low, high, low_open, high_open))
     if getattr(value, "shape", None) == () and getattr(value, "dtype", None) is not None and value.dtype.kind in "iuf":
         value = value.item()  # a 0-d array of a number, as NumPy and PyTorch accept
     if isinstance(value, (bool, numpy.bool_)) or not isinstance(value, numbers.Real):
@@ -63,6 +88,7 @@ def real(
 
 def integer(name: str, value: Any, *, low: int | None = None) -> int:
     """``value`` as an int, refused unless an integer (not a bool) of at least ``low``."""
+    _note(name, ("integer", low))
     if isinstance(value, (bool, numpy.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     if low is not None and value < low:
@@ -73,6 +99,7 @@ def integer(name: str, value: Any, *, low: int | None = None) -> int:
 def flag(name: str, value: Any) -> bool:
     """``value`` if it is ``True`` or ``False`` (NumPy's bools too); anything else is refused,
     so that ``'False'`` never passes as true."""
+    _note(name, ("flag",))
     if not isinstance(value, (bool, numpy.bool_)):
         raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
     return bool(value)
@@ -80,9 +107,10 @@ def flag(name: str, value: Any) -> bool:
 
 def choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     """``value`` if it is one of the strings ``allowed``."""
+    _note(name, ("choice", tuple(allowed)))
     if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
     return value
 
 
-__all__ = ["real", "integer", "flag", "choice"]
+__all__ = ["choice", "flag", "integer", "real", "recording"]

@@ -67,6 +67,89 @@ class Arg:
             raise ValueError(f"unknown domain {self.domain!r} for argument {self.name!r}")
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """A parameter value the audit draws to suit the sampled inputs (a class-weight vector of
+    ``C`` entries): ``make(rng, inputs) -> value``; ``label`` names it in the audit's report."""
+
+    label: str
+    make: Callable[[np.random.Generator, list[np.ndarray]], Any]
+
+    def __repr__(self) -> str:
+        return self.label
+
+
+@dataclass(frozen=True)
+class OnInputs:
+    """A grid value that needs inputs of its own: ``sample(rng, sizes) -> inputs`` replaces the
+    loss's sampling at that point (log-probability targets for ``log_target=True``, rates that
+    are positive for ``log_input=False``). ``value`` may itself be :class:`Drawn`."""
+
+    value: Any
+    sample: Callable[[np.random.Generator, dict[str, int]], list[np.ndarray]]
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+def weights_per_class(of: int = 0, axis: int = -1) -> Drawn:
+    """Positive weights, one per class: as many as axis ``axis`` of input ``of`` has entries."""
+    return Drawn("class weights", lambda rng, inputs: rng.uniform(0.5, 2.0, np.shape(inputs[of])[axis]))
+
+
+def labels_often_on_top(rng: np.random.Generator, sizes: dict[str, int]) -> list[np.ndarray]:
+    """A sampler of ``(N, C)`` scores and ``(N,)`` labels where every other label is the row's
+    top score: margins land on both sides of a hinge (random labels are rarely on top, and
+    a multiclass hinge then sits past its margin in every row)."""
+    scores = 2.0 * rng.standard_normal((sizes["N"], sizes["C"]))
+    labels = rng.integers(0, sizes["C"], sizes["N"])
+    labels[::2] = np.argmax(scores[::2], axis=1)
+    return [scores, labels]
+
+
+def present_label(of: int) -> Drawn:
+    """A label that occurs in input ``of``: an ``ignore_index`` that leaves something out."""
+    return Drawn("a present label", lambda rng, inputs: int(np.asarray(inputs[of]).flat[0]))
+
+
+@dataclass(frozen=True)
+class Tie:
+    """Inputs exactly at a kink or a tie of a loss, and the subgradient its docstring documents.
+
+    Attributes
+    ----------
+    inputs : callable
+        ``() -> inputs``, exactly at the kink (a zero margin, equal maxima, a distance equal to
+        the margin, a probability on a clip bound, an integer count at a switch).
+    subgradient : str
+        The documented subgradient in words ("0, relu's convention", "the slope from above").
+    expected : callable
+        ``(*inputs, **params) -> gradients`` of the *summed* loss with respect to every
+        differentiable input, written out independently of the loss's own code (the formula of
+        the documented one-sided derivative); the analytic and composite gradients must equal it.
+    params : dict
+        Parameters that differ from the loss's registered defaults (``power=1``, ``full=True``).
+    step : float
+        The step of the one-sided differences, which the documented subgradient must lie
+        between (small where the kink sits at a small value, such as a clip bound of 1e-7).
+    value : callable, optional
+        ``(*inputs, **params) -> float``: the summed loss there, written out independently (a
+        piece of a piecewise formula offset by a constant changes no gradient, only this).
+    """
+
+    inputs: Callable[[], list[np.ndarray]]
+    subgradient: str
+    expected: Callable[..., list[np.ndarray]]
+    params: dict[str, Any] = field(default_factory=dict)
+    step: float = 1e-6
+    value: Callable[..., float] | None = None
+
+
+def elementwise(first: Any, *rest: Any, **params: Any) -> tuple[int, ...]:
+    """``LossSpec.unreduced`` of a loss with one value per element: the shape of its first input."""
+    return tuple(np.shape(first))
+
+
 ROW_BLOCKS = "the reference formulas, in row blocks on threads for large inputs"  # FastPath.row_blocks's
 
 
@@ -142,6 +225,24 @@ class LossSpec:
         Whether the loss is never negative (a property the tests check).
     second_order : bool
         Whether the analytic VJP is audited at second order.
+    grid : dict
+        Values each parameter takes in the audit, where they cannot be derived from its default
+        (:mod:`nploss.audit_grid` derives the rest: a flag both ways, a choice every option, a
+        number its default and a second value); a :class:`Drawn` value suits the sampled inputs
+        (class weights given, beside ``None`` absent).
+    fixed : dict
+        Parameters of the public function the audit does not vary, each with the reason (the
+        public function consumes it before the registered loss, or it selects no other path).
+    layouts : dict
+        Named samplers ``(rng, sizes) -> inputs`` of other layouts the inputs may take (a
+        variance of one per row, broadcast along the features): grid points too.
+    ties : dict
+        Named :class:`Tie` fixtures: inputs exactly at a kink and the documented subgradient
+        there, which the audit checks (:mod:`nploss.audit_ties`).
+    unreduced : callable or tuple, optional
+        The documented shape with ``reduction='none'``: symbolic axes (``("N", "C")``) or
+        ``(*inputs, **params) -> shape``; the default is the leading axis of the first input
+        (one value per sample).
     stability_exceptions : dict
         Stability sweeps (``"large scale"``, ``"small scale"`` or an edge case's name) at which
         the loss may legitimately be non-finite, each with the documented reason (``exp(-y f)``
@@ -171,6 +272,11 @@ class LossSpec:
     nonnegative: bool = True
     second_order: bool = True
     stability_exceptions: dict[str, str] = field(default_factory=dict)
+    grid: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    fixed: dict[str, str] = field(default_factory=dict)
+    ties: dict[str, Tie] = field(default_factory=dict)
+    layouts: dict[str, Callable[[np.random.Generator, dict[str, int]], list[np.ndarray]]] = field(default_factory=dict)
+    unreduced: tuple[str, ...] | Callable[..., tuple[int, ...]] | None = None
 
     @property
     def differentiable(self) -> tuple[int, ...]:

@@ -32,15 +32,22 @@ from ._spec import DOMAINS, LossSpec
 
 def _host_any(mask: Any) -> bool:
     """One boolean to the host (on a GPU, a device-to-host copy of one byte per check)."""
-    return bool(backend.to_numpy(mask.any()))
+    return _host_bool(mask.any())
 
 
 def _host_all(mask: Any) -> bool:
     """As :func:`_host_any`, for ``all``."""
-    return bool(backend.to_numpy(mask.all()))
+    return _host_bool(mask.all())
+
+
+def _host_bool(value: Any) -> bool:
+    # NumPy's reductions give a NumPy scalar, already on the host: bool() at once, without the
+    # array that to_numpy would wrap it in (checks run several times per call of a loss)
+    return bool(value) if isinstance(value, numpy.generic) else bool(backend.to_numpy(value))
 
 
 FLOATING = ("float32", "float64")  # the dtypes the losses compute in
+FLOATING_CHARS = "fd"  # their one-letter codes (numpy.dtype(...).char), in the same order
 INTEGER_DOMAINS = ("label", "count")
 NONEMPTY_AXES = {"C": "class", "D": "feature"}  # the symbolic axes (see Arg.shape) that may not be empty
 
@@ -94,7 +101,9 @@ def _policy(name: str, domain: str, x: Any, dtype: Any) -> Any:
         )
     if domain in INTEGER_DOMAINS:  # indices: int64, whose arithmetic (length - 1) cannot wrap around
         return x if kind == "f" or x.dtype == "int64" else x.astype("int64")
-    if kind == "f" and x.dtype.name not in FLOATING:
+    # dtype.char ('f' float32, 'd' float64) rather than dtype.name, which NumPy builds in Python
+    # at each access: a measurable part of a call on a few hundred values
+    if kind == "f" and x.dtype.char not in FLOATING_CHARS:
         raise TypeError(f"{name} must be float32 or float64 (or an integer array), got dtype {x.dtype}; cast it")
     return x.astype(dtype) if kind in "biu" else x
 

@@ -48,7 +48,7 @@ from ..autograd import as_data
 from ..backend import get_array_module
 from ._apply import apply_loss
 from ._params import flag, integer
-from ._spec import Arg, LossSpec, register
+from ._spec import Arg, LossSpec, OnInputs, register
 from ._validate import labels as check_labels
 
 __all__ = ["ctc"]
@@ -268,6 +268,8 @@ def _edges() -> dict[str, Any]:
 CTC = register(
     LossSpec(
         name="ctc",
+        grid={"blank": (0, OnInputs(2, lambda rng, sizes: _sample(rng, sizes, blank=2)))},
+        unreduced=("N",),
         family="classification",
         args=(
             Arg("log_probs", "log_simplex", ("T", "N", "C")),

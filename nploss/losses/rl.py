@@ -20,7 +20,7 @@ from ..backend import get_array_module
 from ..numerics import array_namespace
 from ._apply import apply_loss
 from ._params import flag, real
-from ._spec import Arg, LossSpec, register
+from ._spec import Arg, LossSpec, elementwise, register
 from ._validate import finite, same_shape
 
 __all__ = ["discounted_returns", "policy_gradient", "td"]
@@ -128,6 +128,8 @@ def _check_policy_gradient(
 POLICY_GRADIENT = register(
     LossSpec(
         name="policy_gradient",
+        grid={"baseline": (None, "mean", np.array(0.5))},  # as the public function passes a number
+        unreduced=elementwise,
         family="reinforcement",
         args=(Arg("log_probs", "real", ("N", "T")), Arg("rewards", "real", ("N", "T"), differentiable=False)),
         forward=_policy_gradient_forward,

@@ -102,6 +102,7 @@ def _dice_vjp(xp: Any, g: Any, prediction: Any, target: Any, *, smooth: float) -
 DICE = register(
     LossSpec(
         name="dice",
+        unreduced=("N", "C"),
         family="segmentation",
         args=MAPS,
         forward=_dice_forward,
@@ -233,6 +234,7 @@ def _tversky_vjp(
 TVERSKY = register(
     LossSpec(
         name="tversky",
+        unreduced=("N", "C"),
         family="segmentation",
         args=MAPS,
         forward=_tversky_forward,
@@ -422,6 +424,8 @@ def _ssim_edges() -> dict[str, Any]:
 SSIM = register(
     LossSpec(
         name="ssim",
+        grid={"window_size": (11, 7)},
+        unreduced=("N", "C"),
         family="segmentation",
         args=(Arg("x", "real", ("N", "C", "H", "W")), Arg("y", "real", ("N", "C", "H", "W"))),
         forward=_ssim_forward,

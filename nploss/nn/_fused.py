@@ -1,9 +1,10 @@
 r"""Fast kernels for the conv net, each held to the plain op in :mod:`nploss.autograd` by
 ``tests/nn/test_fused.py``.
 
-The layers of :mod:`nploss.nn.layers` (Conv2d, BatchNorm1d/2d, ReLU, MaxPool2d) call these. Each
-computes the function of its plain op (same values, dtypes and first-order gradients, up to
-round-off), with three kinds of tuning the reference ops leave out:
+The layers of :mod:`nploss.nn.layers` (Conv2d, BatchNorm1d/2d, ReLU, MaxPool2d) call these, and
+:class:`~nploss.nn.Sequential` calls :func:`batch_norm_max_pool2d` for a BatchNorm2d, a MaxPool2d
+(and a ReLU) in a row. Each computes the function of its plain ops (same values, dtypes and
+first-order gradients, up to round-off), with three kinds of tuning the reference ops leave out:
 
 - **Threads.** NumPy releases the GIL in its loops, so the per-channel work (the copies of the
   convolution, batch norm, ReLU, max-pooling) runs in independent blocks of the outermost axis
@@ -12,7 +13,8 @@ round-off), with three kinds of tuning the reference ops leave out:
   whole.
 - **Saved intermediates and writes in place.** Batch norm keeps its centred input for the
   backward pass, ReLU its mask; outputs and gradients are written into arrays allocated once
-  (``out=``), in the memory order of the input.
+  (``out=``), in the memory order of the input. Batch norm followed by max-pooling pools the
+  centred values and normalises only the pooled ones (:func:`batch_norm_max_pool2d`).
 - **Memory order: images last.** The copies between images and columns are the cost of a
   convolution outside its matrix product, and what makes a copy fast is long runs of contiguous
   values. With the images stored as the fastest axis, (C, H, W, N) in memory (an NCHW Tensor
@@ -52,7 +54,7 @@ from ..autograd.ops import (
     transpose,
     where,
 )
-from ..autograd.tensor import Tensor, constant, is_grad_enabled, make_node
+from ..autograd.tensor import Tensor, constant, grad, is_grad_enabled, make_node
 
 # ------------------------------------------------------------------------------------ ReLU
 
@@ -372,3 +374,168 @@ def _spread_by_slabs(xp: Any, g: Any, pooled: Any, slabs: list[Any], spread: Any
     scaled = g * (1.0 / count)
     for k, hit in enumerate(hits):
         xp.multiply(scaled, hit, out=spread[k // kw, k % kw])
+
+
+# ------------------------------------------------------------------------------------ batch norm, max-pooling, ReLU
+
+
+def batch_norm_max_pool2d(
+    x: Any, weight: Any = None, bias: Any = None, kernel: tuple[int, int] = (2, 2), eps: float = 1e-5, relu: bool = False
+) -> tuple[Tensor, Any, Any]:
+    r"""``max_pool2d(batch_norm(x, weight, bias, axis=(0, 2, 3), eps)[0], kernel)`` for windows
+    that tile the image (stride == kernel), followed by a ReLU when ``relu``: one node, and the
+    batch statistics ``(out, mean, var)`` as :func:`batch_norm` returns them.
+
+    Per channel, batch norm is the affine map :math:`y = s\,(x - \mu) + b` with
+    :math:`s = \gamma / \sqrt{\sigma^2 + \epsilon}`: monotone, increasing where :math:`s > 0`.
+    The maximum of :math:`y` over a window is then :math:`y` at the maximum of the centred values
+    :math:`c = x - \mu` (at their minimum where :math:`s < 0`), and rounding, being monotone too,
+    keeps that exact: the forward pools the centred values and applies the affine map (and the
+    ReLU) to the pooled array only, a quarter of the image for 2 x 2 windows, where the separate
+    ops would write the whole normalised image first. Going backward, the cotangent of
+    :math:`y` is :math:`\bar{p}` shared among each window's maxima (as
+    :func:`nploss.autograd.max` shares it among ties), so its sums per channel come from the
+    pooled arrays alone: :math:`\sum \bar{y} = \sum \bar{p}` and
+    :math:`\sum \bar{y}\,c = \sum \bar{p}\,c_{\max}`; the gradient of :math:`x` is then
+    :math:`\bar{x} = s\,\bar{y} - s \sum\bar{y} / n - c\, s\, \mathrm{inv\_std} \sum\bar{y}\hat{x} / n`
+    (the batch-norm VJP of :func:`batch_norm`), written window entry by window entry, with no
+    full-size cotangent of :math:`y` in between.
+
+    Ties are those of the centred values, where the separate ops compare the normalised ones:
+    two centred values that differ by a rounding error can round to the same :math:`y`, a tie
+    there and none here (the whole cotangent to the larger, instead of half to each); any other
+    tie is the same. Where :math:`s = 0` every entry of a window ties, as :math:`y` is
+    constant. A recorded backward pass (``create_graph=True``) takes the separate ops' VJPs.
+    """
+    x = _lift(x)
+    if x.ndim != 4:
+        raise ValueError(f"batch_norm_max_pool2d expects an (N, C, H, W) Tensor, got shape {x.shape}")
+    weight = None if weight is None else _lift(weight)
+    bias = None if bias is None else _lift(bias)
+    xp = _xp(x)
+    axes = (0, 2, 3)
+    (kh, kw), (n, c, h, w) = kernel, x.shape
+    oh, ow = h // kh, w // kw
+    count = n * h * w
+    stat_shape = (1, c, 1, 1)
+    dtype = xp.result_type(x.data, 1.0)
+    out_dtype = xp.result_type(dtype, *(t.data for t in (weight, bias) if t is not None))
+    gamma = None if weight is None else xp.broadcast_to(weight.data, stat_shape)
+    beta = None if bias is None else xp.broadcast_to(bias.data, stat_shape)
+    mean_, var_, inv_std = (xp.empty(stat_shape, dtype=dtype) for _ in range(3))
+    scale = xp.empty(stat_shape, dtype=out_dtype)
+    centred = xp.empty_like(x.data, dtype=dtype)  # in the memory order of x, kept for the VJP
+    # the pooled arrays in the memory order of x too (images last after a conv2d)
+    order = parallel.memory_order(x.data)
+    pooled_shape = (n, c, oh, ow)
+
+    def empty_pooled(dt: Any) -> Any:
+        return xp.empty(tuple(pooled_shape[a] for a in order), dtype=dt).transpose(inverse_permutation(order))
+
+    top = empty_pooled(dtype)  # per window: the centred value whose y is the maximum
+    data = empty_pooled(out_dtype)
+
+    def entries(a: Any) -> list[Any]:
+        """Window entry (i, j) of every window of ``a`` (a block of an image), as strided views."""
+        return [a[:, :, i : i + kh * oh : kh, j : j + kw * ow : kw] for i in range(kh) for j in range(kw)]
+
+    def forward(block: tuple[Any, ...]) -> None:  # a block of channels
+        xb, cb = x.data[block], centred[block]
+        mean_[block] = xp.mean(xb, axis=axes, keepdims=True)
+        xp.subtract(xb, mean_[block], out=cb)
+        var_[block] = _sum_of_products(xp, cb, cb, axes) * (1.0 / count)
+        inv_std[block] = 1.0 / xp.sqrt(var_[block] + eps)
+        s = scale[block]
+        s[...] = inv_std[block] if gamma is None else inv_std[block] * gamma[block]
+        slabs, t = entries(cb), top[block]
+        xp.copyto(t, slabs[0])
+        for slab in slabs[1:]:
+            xp.maximum(t, slab, out=t)
+        if _may_hold(xp, s < 0):  # decreasing maps: the minimum of c gives the maximum of y
+            low = slabs[0].copy()
+            for slab in slabs[1:]:
+                xp.minimum(low, slab, out=low)
+            t[...] = xp.where(s < 0, low, t)
+        out = data[block]
+        xp.multiply(t, s, out=out)
+        if beta is not None:
+            out += beta[block]
+        if relu:
+            xp.maximum(out, 0, out=out)
+
+    parallel.for_each_block(forward, x.shape, 1, xp)
+    parents = tuple(t for t in (x, weight, bias) if t is not None)
+
+    def vjp(g: Tensor, out: Tensor) -> tuple[Any, ...]:
+        if is_grad_enabled():  # recorded: the separate ops' VJPs, differentiable again
+            normalised = centred * scale if beta is None else centred * scale + beta
+            return _batch_norm_max_pool2d_recorded_vjp(g, x, weight, bias, normalised, kernel, eps, relu)
+        gd = g.data
+        grad_dtype = xp.result_type(gd, scale)
+        gb, gw = (xp.empty(stat_shape, dtype=gd.dtype) for _ in range(2))
+        gx = xp.empty_like(centred, dtype=grad_dtype)  # the memory order of x
+
+        def backward(block: tuple[Any, ...]) -> None:
+            cb, t, s = centred[block], top[block], scale[block]
+            # the pooled cotangent in the memory order of x, as every array below (an op on
+            # arrays stored in different orders walks one of them against its strides)
+            gp = xp.empty_like(t, dtype=gd.dtype)
+            if relu:  # ReLU's VJP, where(y > 0, g, 0), as g * mask where g is finite
+                mask = data[block] > 0
+                with numpy.errstate(invalid="ignore"):  # inf * 0: detected just below
+                    xp.multiply(gd[block], mask, out=gp)
+                if _may_hold(xp, ~xp.isfinite(gp.sum())):
+                    gp[...] = xp.where(mask, gd[block], 0)
+            else:
+                gp[...] = gd[block]
+            gb[block] = xp.sum(gp, axis=axes, keepdims=True)  # the shares of a window sum to 1
+            gw[block] = inv_std[block] * _sum_of_products(xp, gp, t, axes)  # tied entries equal t
+            slabs = entries(cb)
+            flat = s == 0
+            if _may_hold(xp, flat):  # y constant: the whole window ties, sum(gy * c) = sum(gp * mean of c)
+                window_mean = sum(_sum_of_products(xp, gp, slab, axes) for slab in slabs) * (1.0 / len(slabs))
+                gw[block] = xp.where(flat, inv_std[block] * window_mean, gw[block])
+            coef = s * inv_std[block] * gw[block] * (1.0 / count)
+            gxb = gx[block]
+            # every entry, in a window or not: -c s inv_std mean(gy x_hat) - s mean(gy) ...
+            xp.multiply(cb, -coef, out=gxb)
+            gxb -= s * gb[block] * (1.0 / count)
+            # ... plus s gy on the maxima of the windows
+            hits = [slab == t for slab in slabs]
+            shared = xp.multiply(gp, s, out=xp.empty_like(t, dtype=xp.result_type(gp, s)))
+            if _may_hold(xp, sum(xp.count_nonzero(hit) for hit in hits) != t.size):  # ties: each its share
+                ties = hits[0].astype(shared.dtype)
+                for hit in hits[1:]:
+                    ties += hit
+                shared = shared / ties
+            for gx_entry, hit in zip(entries(gxb), hits, strict=True):
+                gx_entry += shared * hit
+
+        parallel.for_each_block(backward, x.shape, 1, xp)
+        grads = [constant(gx)]
+        if weight is not None:
+            grads.append(constant(gw.reshape(weight.shape)))
+        if bias is not None:
+            grads.append(constant(gb.reshape(bias.shape)))
+        return tuple(grads)
+
+    return make_node(data, parents, vjp), mean_, var_
+
+
+def _may_hold(xp: Any, mask: Any) -> bool:
+    """Whether ``mask`` may hold a True: its ``any()`` on the host; on a GPU always True, as if
+    it did, so that a kernel takes its general branch instead of copying a flag to the host
+    (the decisions above only skip work whose result would be the same)."""
+    return bool(numpy.asarray(mask).any()) if xp is numpy else True
+
+
+def _batch_norm_max_pool2d_recorded_vjp(
+    g: Tensor, x: Tensor, weight: Tensor | None, bias: Tensor | None, y: Any, kernel: tuple[int, int], eps: float, relu_after: bool
+) -> tuple[Tensor, ...]:
+    """The VJP of :func:`batch_norm_max_pool2d` from the separate ops, recorded: max-pooling's (and
+    ReLU's) VJP on the normalised image ``y``, which depends on the cotangent alone (the winners
+    are constants), then batch norm's (:func:`nploss.autograd.ops.batch_norm_vjp`)."""
+    normalised = Tensor(y, requires_grad=True)  # a stand-in: the cotangent of y does not depend on y
+    pooled = _tiled_max_pool2d(normalised, kernel)
+    (g_y,) = grad(relu(pooled) if relu_after else pooled, normalised, grad_outputs=g, create_graph=True)
+    return ops.batch_norm_vjp(g_y, x, weight, bias, (0, 2, 3), eps)

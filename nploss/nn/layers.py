@@ -8,7 +8,9 @@ differences, and float64 is what makes those checks tight.
 The layers of a convolutional network (Conv2d, BatchNorm1d/2d, ReLU, MaxPool2d) compute their
 op with its fused version in :mod:`nploss.nn._fused` (threads, saved intermediates, an
 images-last memory order), which ``tests/nn/test_fused.py`` holds to the plain op of
-:mod:`nploss.autograd`: same values and gradients, and the same higher derivatives.
+:mod:`nploss.autograd`: same values and gradients, and the same higher derivatives. In a
+:class:`Sequential`, a BatchNorm2d in training followed by a MaxPool2d whose windows tile the
+image (and a ReLU) run as one fused node, the same function (see :func:`_pooled_batch_norm`).
 
 Default initialisation of Linear and Conv2d, as PyTorch: the weight gets
 ``kaiming_uniform_(a=sqrt(5))``, which is :math:`U(-1/\sqrt{\mathrm{fan\_in}}, 1/\sqrt{\mathrm{fan\_in}})`,
@@ -222,22 +224,26 @@ class _BatchNorm(Module):
         self.register_buffer("running_var", xp.ones(num_features, dtype=dtype))
         self.register_buffer("num_batches_tracked", xp.zeros((), dtype="int64"))
 
-    def forward(self, x: Any) -> Tensor:
+    def _checked(self, x: Any) -> Tensor:
+        """``x`` as a Tensor, refused unless its shape fits the layer (and, training, holds more
+        than one value per channel)."""
         name = type(self).__name__
         x = _as_tensor(x)
         if x.ndim not in self._input_ndims or x.shape[1] != self.num_features:
             raise ValueError(
                 f"{name}: expected input {self._input_doc} with C={self.num_features}, got shape {tuple(x.shape)}"
             )
+        if self.training and math.prod(x.shape) // x.shape[1] < 2:
+            raise ValueError(f"{name}: training needs more than 1 value per channel, got input shape {tuple(x.shape)}")
+        return x
+
+    def forward(self, x: Any) -> Tensor:
+        x = self._checked(x)
         axes = (0,) + tuple(range(2, x.ndim))
         # Per-channel statistics broadcast against x as (1, C, 1, ...).
         shape = (1, self.num_features) + (1,) * (x.ndim - 2)
         if self.training:
             count = math.prod(x.shape[a] for a in axes)
-            if count < 2:
-                raise ValueError(
-                    f"{name}: training needs more than 1 value per channel, got input shape {tuple(x.shape)}"
-                )
             # one node (nploss.nn._fused.batch_norm, held to nploss.autograd.batch_norm): the statistics with the
             # biased variance, which is what normalises, and the affine map, with the analytic VJP
             weight = ag.reshape(self.weight, shape) if self.affine else None
@@ -295,6 +301,20 @@ class BatchNorm2d(_BatchNorm):
 
     _input_ndims = (4,)
     _input_doc = "(N, C, H, W)"
+
+    def pooled_forward(self, x: Any, kernel: tuple[int, int], relu: bool = False) -> Tensor:
+        """In training, ``MaxPool2d(kernel)(self(x))`` (then a ReLU when ``relu``) as one fused
+        node (:func:`nploss.nn._fused.batch_norm_max_pool2d`), the running statistics updated
+        as by :meth:`forward`: what :class:`Sequential` calls for these layers in a row."""
+        x = self._checked(x)
+        if not self.training:
+            raise ValueError("BatchNorm2d.pooled_forward: for training only (evaluation uses the running statistics)")
+        shape = (1, self.num_features, 1, 1)
+        weight = ag.reshape(self.weight, shape) if self.affine else None
+        bias = ag.reshape(self.bias, shape) if self.affine else None
+        out, mean, var = _fused.batch_norm_max_pool2d(x, weight, bias, kernel, eps=self.eps, relu=relu)
+        self._update_running_stats(mean.reshape(-1), var.reshape(-1), math.prod(x.shape) // x.shape[1])
+        return out
 
 
 class LayerNorm(Module):
@@ -498,6 +518,31 @@ class Sequential(Module):
         return self
 
     def forward(self, x: Any) -> Any:
-        for module in self._modules.values():
-            x = module(x)
+        modules = list(self._modules.values())
+        at = 0
+        while at < len(modules):
+            fused = _pooled_batch_norm(modules, at)
+            if fused:  # batch norm, max-pooling (and ReLU) in one node: the same function
+                x = modules[at].pooled_forward(x, modules[at + 1].kernel_size, relu=fused == 3)
+                at += fused
+            else:
+                x = modules[at](x)
+                at += 1
         return x
+
+
+def _pooled_batch_norm(modules: list[Module], at: int) -> int:
+    """How many of ``modules``, from index ``at``, :meth:`BatchNorm2d.pooled_forward` computes as
+    one: 3 for BatchNorm2d (training), MaxPool2d whose windows tile the image, ReLU; 2 without
+    the ReLU; 0 otherwise (subclasses too, whose forward may differ).
+
+    Why fuse: pooling the normalised image costs a pass over it that pooling the centred values
+    (batch norm's affine map is monotone per channel) avoids, and so does the cotangent of the
+    normalised image going backward (see :func:`nploss.nn._fused.batch_norm_max_pool2d`)."""
+    following = modules[at : at + 3]
+    if len(following) < 2 or type(following[0]) is not BatchNorm2d or type(following[1]) is not MaxPool2d:
+        return 0
+    norm, pool = following[0], following[1]
+    if not norm.training or pool.stride != pool.kernel_size:
+        return 0
+    return 3 if len(following) > 2 and type(following[2]) is ReLU else 2

@@ -3,7 +3,9 @@
 Every entry is a NumPy loss, a correct hand-written gradient, a buggy one, the inputs at which
 to check them (chosen as a student would: ordinary values, plus the points a bug needs to show,
 such as a sample exactly at a hinge's margin) and the class :func:`nploss.diagnosis.audit`
-must give the bug. tests/test_gallery.py runs them all.
+must give the bug. Some entries need more of the audit: ``params`` (the inputs to move from their
+values), ``like`` (the registered loss the user's loss should equal); where the bug is in the loss
+itself, :data:`RIGHT_LOSS` holds the correct loss. tests/test_gallery.py runs them all.
 """
 
 from __future__ import annotations
@@ -25,6 +27,17 @@ class Case:
     inputs: list[np.ndarray]
     kind: str
     bounds: list[Any] | None = None
+    params: list[str] | None = None  # inputs to move from their given values (default: all-1 and all-0 floats)
+    like: str | None = None  # the registered loss the user's loss should equal
+    like_map: dict[str, str] | None = None
+    like_params: dict[str, Any] | None = None
+
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`nploss.diagnosis.audit` this case needs."""
+        extra = {"bounds": self.bounds, "params": self.params}
+        if self.like is not None:
+            extra.update(like=self.like, like_map=self.like_map, like_params=self.like_params)
+        return extra
 
 
 def _softmax(z):
@@ -269,6 +282,141 @@ def distance_grad_0_over_0(a, b):
     return g, -g
 
 
+# --- 16-17: 2x2 max pooling, its backward pass with tied maxima and one that stops early -------
+XP = rng.standard_normal((1, 4, 4))
+XP[0, 0, 0] = XP[0, 0, 1] = 3.0  # the first window's maximum, tied
+
+
+def _windows(x):
+    n, h, w = x.shape
+    return x.reshape(n, h // 2, 2, w // 2, 2).transpose(0, 1, 3, 2, 4).reshape(n, h // 2, w // 2, 4)
+
+
+def _unwindow(g, shape):
+    n, h, w = shape
+    return g.reshape(n, h // 2, w // 2, 2, 2).transpose(0, 1, 3, 2, 4).reshape(shape)
+
+
+def max_pool(x):
+    return np.sum(_windows(x).max(axis=-1) ** 2) / 2
+
+
+def max_pool_grad(x):
+    win = _windows(x)
+    top = win.max(axis=-1)
+    first = np.argmax(win, axis=-1)[..., None] == np.arange(4)  # the first maximum of each window
+    return _unwindow(first * top[..., None], x.shape)
+
+
+def max_pool_grad_every_tie(x):
+    win = _windows(x)
+    top = win.max(axis=-1, keepdims=True)
+    return _unwindow((win == top) * top, x.shape)  # each tied maximum gets the whole gradient
+
+
+def max_pool_grad_first_window_only(x):
+    g = np.zeros_like(x)
+    win = _windows(x)
+    for i in range(win.shape[1]):
+        for j in range(win.shape[2]):
+            k = int(np.argmax(win[0, i, j]))
+            g[0, 2 * i + k // 2, 2 * j + k % 2] = win[0, i, j, k]
+            return g  # returns inside the loop: only the first window gets its gradient
+    return g
+
+
+# --- 18: an affine layer whose input gradient forgets the scale -----------------------------
+XA, TA = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
+GAMMA, BETA = np.ones(3), np.zeros(3)  # the usual initial values: gamma = 1 hides a missing gamma
+
+
+def affine_mse(x, gamma, beta, t):
+    return np.mean((gamma * x + beta - t) ** 2)
+
+
+def affine_mse_grad(x, gamma, beta, t):
+    e = 2 * (gamma * x + beta - t) / x.size
+    return gamma * e, np.sum(e * x, axis=0), np.sum(e, axis=0), -e
+
+
+def affine_mse_grad_no_gamma(x, gamma, beta, t):
+    e = 2 * (gamma * x + beta - t) / x.size
+    return e, np.sum(e * x, axis=0), np.sum(e, axis=0), -e  # d/dx forgets the factor gamma
+
+
+# --- 19: binary cross entropy with an epsilon inside the log, in the loss and its gradient --
+PE, TE = rng.uniform(0.1, 0.9, (4, 3)), rng.integers(0, 2, (4, 3)).astype(float)
+
+
+def bce_reference(p, t):
+    p = np.clip(p, 0.0, 1.0)  # the finite differences step outside [0, 1] at its bounds
+    with np.errstate(divide="ignore"):
+        log_p, log_q = np.maximum(np.log(p), -100.0), np.maximum(np.log1p(-p), -100.0)  # PyTorch's clamp
+    return -np.mean(t * log_p + (1 - t) * log_q)
+
+
+def bce_reference_grad(p, t):
+    with np.errstate(divide="ignore"):
+        g = np.where(np.log(p) > -100, -t / p, 0.0) + np.where(np.log1p(-p) > -100, (1 - t) / (1 - p), 0.0)
+        return g / p.size, -(np.maximum(np.log(p), -100.0) - np.maximum(np.log1p(-p), -100.0)) / p.size
+
+
+def bce_epsilon(p, t):
+    return -np.mean(t * np.log(p + 1e-12) + (1 - t) * np.log(1 - p + 1e-12))  # 27.6, not 100, at p = 0
+
+
+def bce_epsilon_grad(p, t):
+    g = -t / (p + 1e-12) + (1 - t) / (1 - p + 1e-12)
+    return g / p.size, -(np.log(p + 1e-12) - np.log(1 - p + 1e-12)) / p.size
+
+
+# --- 20: softmax cross entropy whose loss (not its gradient) skips the max shift --------------
+def cross_entropy_unshifted(z, y):
+    e = np.exp(z)  # inf / inf = NaN for logits above ~709
+    return -np.mean(np.log(e[np.arange(len(y)), y] / e.sum(axis=1)))
+
+
+# --- 21: hinge whose gradient uses the margin 0 where the loss has 1 ------------------------
+FM, YM = np.array([0.3, -1.2, 2.0, -0.4, 1.5, 0.7, -2.0, 0.1]), np.array([1, -1, 1, 1, -1, -1, -1, 1])
+
+
+def hinge_grad_margin_zero(f, y):
+    return np.where(y * f < 0, -y, 0.0) / f.size  # y f < 0 in place of y f < 1
+
+
+# --- 22: contrastive loss, the dissimilar pairs' hinge tested on the wrong side ----------------
+CX1, CX2 = rng.standard_normal((8, 2)), rng.standard_normal((8, 2))
+CY = np.array([1, 0, 1, 0, 0, 1, 0, 0])  # 1: a similar pair
+CX2[[1, 3]] = CX1[[1, 3]] + 0.2  # two dissimilar pairs inside the margin
+CX2[[4, 6, 7]] = CX1[[4, 6, 7]] + 2.0  # three outside it
+
+
+def contrastive(x1, x2, y, m=1.0):
+    d2 = np.sum((x1 - x2) ** 2, axis=1)
+    d = np.sqrt(d2)
+    return np.mean(y * d2 + (1 - y) * np.maximum(0.0, m - d) ** 2)
+
+
+def contrastive_grad(x1, x2, y, m=1.0):
+    diff = x1 - x2
+    d = np.sqrt(np.sum(diff**2, axis=1))
+    inside = (1 - y) * (d < m) * (m - d) / np.maximum(d, 1e-12)
+    g = (2 * y[:, None] * diff - 2 * inside[:, None] * diff) / len(x1)
+    return g, -g
+
+
+def contrastive_grad_wrong_side(x1, x2, y, m=1.0):
+    diff = x1 - x2
+    d = np.sqrt(np.sum(diff**2, axis=1))
+    inside = (1 - y) * (d > m) * (m - d) / np.maximum(d, 1e-12)  # d > m where d < m is meant
+    g = (2 * y[:, None] * diff - 2 * inside[:, None] * diff) / len(x1)
+    return g, -g
+
+
+# --- 23: a factor 2 that happens to equal the number of features ------------------------------
+P2, T2 = rng.standard_normal((5, 2)), rng.standard_normal((5, 2))
+
+
 CASES = [
     Case("MSE missing 1/N", mse, mse_grad, lambda p, t: (2 * (p - t), -2 * (p - t)), [P, T], "wrong reduction"),
     Case("MSE with the sign flipped", mse, mse_grad, lambda p, t: (-2 * (p - t) / p.size, 2 * (p - t) / p.size), [P, T], "wrong sign"),
@@ -285,4 +433,21 @@ CASES = [
     Case("focal loss with its modulating factor held constant", focal, focal_grad, focal_grad_constant_modulation, [ZF, YF], "wrong term"),
     Case("MSE gradient computed in place", mse, mse_grad, mse_grad_in_place, [P, T], "mutates its input"),
     Case("distance gradient dividing 0 by 0", distance, distance_grad, distance_grad_0_over_0, [DA, DB], "not finite"),
+    Case("max pooling giving every tied maximum the gradient", max_pool, max_pool_grad, max_pool_grad_every_tie, [XP], "wrong at ties"),
+    Case("max pooling backward returning after the first window", max_pool, max_pool_grad, max_pool_grad_first_window_only, [XP], "missing gradient"),
+    Case("affine layer forgetting gamma (hidden at gamma = 1)", affine_mse, affine_mse_grad, affine_mse_grad_no_gamma, [XA, GAMMA, BETA, TA], "parameter factor"),
+    Case("BCE with log(p + 1e-12) in the loss and its gradient", bce_epsilon, bce_reference_grad, bce_epsilon_grad, [PE, TE],
+         "value mismatch", [(0.0, 1.0), None], like="binary_cross_entropy"),
+    Case("softmax CE whose loss skips the max shift", cross_entropy_unshifted, ce_grad, ce_grad, [Z, Y], "unstable loss"),
+    Case("hinge gradient with the margin at 0", hinge, hinge_grad, hinge_grad_margin_zero, [FM, YM], "wrong branch"),
+    Case("contrastive hinge on the wrong side of the margin", contrastive, contrastive_grad, contrastive_grad_wrong_side, [CX1, CX2, CY], "wrong branch"),
+    Case("MSE missing the 2, with 2 features", mse, mse_grad, lambda p, t: ((p - t) / p.size, -(p - t) / p.size), [P2, T2], "constant factor"),
 ]
+"""The gallery of wrong gradients, each entry with its correct twin (``right``). For the entries
+whose bug is in the loss itself (UNSTABLE LOSS, VALUE MISMATCH), the twin is audited with the
+correct loss of :data:`RIGHT_LOSS` instead."""
+
+RIGHT_LOSS = {
+    "BCE with log(p + 1e-12) in the loss and its gradient": bce_reference,
+    "softmax CE whose loss skips the max shift": cross_entropy,
+}

@@ -17,7 +17,9 @@ NAMES = sorted(REGISTRY)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("name", NAMES)
 def test_analytic_composite_and_finite_differences_agree(name, seed):
-    row = audit_loss(REGISTRY[name], seed)
+    # The parameter grid and the tie fixtures are seed-independent in what they cover: seed 0
+    # audits them, seeds 1 and 2 add fresh samples at the defaults.
+    row = audit_loss(REGISTRY[name], seed, grid=seed == 0)
     assert row.passed, row.failure()
 
 

@@ -1,6 +1,7 @@
 """Gradients exactly at the kinks and ties the audit samples away from, pinned to the subgradient
 each docstring documents (the gaps a mutation test of the audit found: a mutant that changes the
-result only at an exact tie, or only in a shape, survived every other test)."""
+result only at an exact tie, or only in a shape, survived every other test). The registry's tie
+fixtures (``LossSpec.ties``) are held to theirs by the audit, and here once more."""
 
 from __future__ import annotations
 
@@ -64,3 +65,24 @@ def test_lifted_structured_gives_one_value_per_anchor(reduction):
     assert value.shape == ((6,) if reduction == "none" else ())
     if reduction == "none":
         assert float(value.sum()) == pytest.approx(float(L.lifted_structured(embeddings, labels, reduction="sum")), rel=1e-12)
+
+
+@pytest.mark.parametrize("composite", [False, True])
+def test_batch_triplet_at_a_violation_of_exactly_0(composite):
+    # squared distances 1 (positive) and 4 (negative) with the margin 3: the hinge sits exactly at
+    # 0, where relu's subgradient 0 applies; a hair closer to the negative it pushes
+    embeddings, labels = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]]), np.array([0, 0, 1])
+    kwargs = {"margin": 3.0, "squared": True, "reduction": "sum"}
+    (grad,) = _grads(lambda e: L.batch_triplet(e, labels, **kwargs), embeddings, composite=composite)
+    np.testing.assert_array_equal(grad, 0.0)
+    closer = embeddings.copy()
+    closer[2, 1] = 1.999
+    (grad,) = _grads(lambda e: L.batch_triplet(e, labels, **kwargs), closer, composite=composite)
+    assert np.abs(grad).max() > 1.0  # the violated triplet pulls and pushes
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in L.REGISTRY.items() if s.ties))
+def test_every_declared_tie_gets_its_documented_subgradient(name):
+    from nploss.audit_ties import check_ties
+
+    assert check_ties(L.REGISTRY[name]) == dict.fromkeys(L.REGISTRY[name].ties)

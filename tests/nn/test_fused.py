@@ -212,6 +212,10 @@ def test_max_pool2d_in_every_memory_order_keeps_it(threads, order):
         ((3, 1, 7, 5), (2, 1, 3, 2), (2, 1), (0, 1), True),
         ((2, 2, 5, 5), (3, 2, 1, 1), 1, 0, False),
         ((1, 4, 6, 7), (2, 4, 2, 3), 2, 1, False),
+        # stride 1, other paddings and kernels
+        ((2, 3, 5, 6), (3, 3, 3, 2), 1, (2, 1), True),
+        ((2, 2, 4, 5), (2, 2, 3, 3), 1, 0, True),
+        ((1, 2, 4, 4), (2, 2, 2, 2), 1, 2, False),
     ],
 )
 def test_conv2d(threads, dtype, order, x_shape, w_shape, stride, padding, bias):
@@ -222,6 +226,19 @@ def test_conv2d(threads, dtype, order, x_shape, w_shape, stride, padding, bias):
     fast = lambda *t: _fused.conv2d(*t, stride=stride, padding=padding)  # noqa: E731
     plain = lambda *t: ag.conv2d(*t, stride=stride, padding=padding)  # noqa: E731
     assert_same(fast, plain, arrays, dtype)
+
+
+def test_conv2d_of_data_that_needs_no_gradient_gives_the_weights_theirs(threads):
+    rng = np.random.default_rng(15)
+    x, w, b = rng.standard_normal((3, 2, 5, 5)), rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4)
+    grads = []
+    for conv2d in (_fused.conv2d, ag.conv2d):
+        weight, bias = ag.Tensor(w, requires_grad=True), ag.Tensor(b, requires_grad=True)
+        out = conv2d(x, weight, bias, padding=1)
+        out.backward(np.sin(np.arange(out.size)).reshape(out.shape))
+        grads.append((weight.grad.data, bias.grad.data))
+    for fast, plain in zip(*grads, strict=True):
+        assert_close(fast, plain, "float64", "gradient of a parameter")
 
 
 @pytest.mark.parametrize("order", [NCHW, IMAGES_LAST], ids=["NCHW", "images last"])
@@ -274,6 +291,91 @@ def test_the_fused_conv2d_stores_its_output_images_last_for_the_next_layer():
     assert _fused.images_last(hidden) is hidden
 
 
+# ------------------------------------------------------------------------------------ batch norm, max-pooling, ReLU
+
+
+def _batch_norm_max_pool2d_plain(kernel, relu):
+    """The separate plain ops: batch norm, max-pooling, ReLU."""
+
+    def plain(x, *params):
+        y = ops.batch_norm(x, *params, axis=(0, 2, 3))[0]
+        pooled = ag.max_pool2d(y, kernel)
+        return ag.relu(pooled) if relu else pooled
+
+    return plain
+
+
+def _batch_norm_max_pool2d_fast(kernel, relu):
+    return lambda x, *params: _fused.batch_norm_max_pool2d(x, *params, kernel=kernel, relu=relu)[0]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("relu", [False, True], ids=["pooled", "pooled, then ReLU"])
+@pytest.mark.parametrize(
+    "shape, kernel",
+    [((3, 4, 4, 6), (2, 2)), ((2, 3, 5, 7), (2, 2)), ((2, 2, 6, 6), (2, 3)), ((3, 2, 3, 3), (2, 2))],
+    ids=["2x2", "odd sizes (trailing row and column dropped)", "2x3", "3x3 image, one window"],
+)
+def test_batch_norm_max_pool2d(threads, dtype, relu, shape, kernel):
+    rng = np.random.default_rng(20)
+    c = shape[1]
+    x = rng.standard_normal(shape) * 2.0 + 0.5
+    # a scale of each sign and a zero one (a constant y: every entry of its windows ties)
+    w = np.array([1.3, -0.7, 0.0, 0.4][:c]).reshape(1, c, 1, 1)
+    b = rng.standard_normal((1, c, 1, 1))
+    fast, plain = _batch_norm_max_pool2d_fast(kernel, relu), _batch_norm_max_pool2d_plain(kernel, relu)
+    assert_same(fast, plain, [x, w, b], dtype)
+    assert_same(fast, plain, [x], dtype)  # no affine map
+    # the batch statistics, for the running estimates
+    x = x.astype(dtype)
+    stats_fast = _fused.batch_norm_max_pool2d(x, kernel=kernel)[1:]
+    for fast_stat, plain_stat in zip(stats_fast, ops.batch_norm(x, axis=(0, 2, 3))[1:], strict=True):
+        assert_close(fast_stat, plain_stat, dtype, "statistics")
+
+
+@pytest.mark.parametrize("order", ORDERS.values(), ids=ORDERS.keys())
+def test_batch_norm_max_pool2d_with_ties_in_every_memory_order(threads, order):
+    rng = np.random.default_rng(21)
+    x = rng.integers(0, 3, (4, 3, 6, 4)).astype(float)  # three values: many ties, exact in every scale
+    x = stored_as(x, order)
+    w, b = np.array([2.0, -1.0, 0.5]).reshape(1, 3, 1, 1), rng.standard_normal((1, 3, 1, 1))
+    for relu in (False, True):
+        fast, plain = _batch_norm_max_pool2d_fast((2, 2), relu), _batch_norm_max_pool2d_plain((2, 2), relu)
+        assert_same(fast, plain, [x, w, b], "float64")
+    out = _fused.batch_norm_max_pool2d(x, w, b, relu=True)[0]
+    assert out.data.transpose(order).flags.c_contiguous  # the output keeps the memory order of its input
+
+
+def test_batch_norm_max_pool2d_with_a_non_finite_cotangent_gives_the_plain_gradient(threads):
+    x = np.random.default_rng(22).standard_normal((4, 2, 4, 4))
+    plain, fast = _batch_norm_max_pool2d_plain((2, 2), True), _batch_norm_max_pool2d_fast((2, 2), True)
+    out = plain(ag.Tensor(x))
+    g = np.where(out.data > 0, 1.0, np.inf)  # infinite only where the ReLU passes nothing back
+    grads = []
+    for fn in (plain, fast):
+        t = ag.Tensor(x, requires_grad=True)
+        grads.append(ag.grad(fn(t), t, grad_outputs=g)[0].data)
+    assert np.isfinite(grads[1]).all()
+    assert_close(grads[1], grads[0], "float64", "gradient")
+
+
+def test_batch_norm_max_pool2d_takes_the_same_values_through_its_general_branches(threads, monkeypatch):
+    """On a GPU the kernel decides nothing on the host (each decision would copy a flag): it
+    takes the branches for negative and zero scales, ties and a non-finite cotangent whatever
+    the data. Forced here on NumPy, they must give the same values."""
+    monkeypatch.setattr(_fused, "_may_hold", lambda xp, mask: True)
+    rng = np.random.default_rng(23)
+    x = rng.standard_normal((3, 2, 5, 4))
+    w, b = np.array([0.8, 1.2]).reshape(1, 2, 1, 1), rng.standard_normal((1, 2, 1, 1))
+    for relu in (False, True):
+        assert_same(_batch_norm_max_pool2d_fast((2, 2), relu), _batch_norm_max_pool2d_plain((2, 2), relu), [x, w, b], "float64")
+
+
+def test_batch_norm_max_pool2d_refuses_an_input_that_is_not_images():
+    with pytest.raises(ValueError, match="expects an \\(N, C, H, W\\) Tensor"):
+        _fused.batch_norm_max_pool2d(np.ones((3, 4)))
+
+
 # ------------------------------------------------------------------------------------ the layers
 
 
@@ -287,3 +389,44 @@ def test_the_layers_compute_with_the_fast_kernels(monkeypatch):
     model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2), nn.ReLU(), nn.MaxPool2d(2))
     model(np.random.default_rng(13).standard_normal((2, 1, 4, 4)))
     assert called == ["conv2d", "batch_norm", "relu", "max_pool2d"]
+
+
+def test_sequential_fuses_batch_norm_max_pooling_and_relu_into_the_same_function(monkeypatch):
+    from nploss import nn
+
+    called = []
+    original = _fused.batch_norm_max_pool2d
+    monkeypatch.setattr(_fused, "batch_norm_max_pool2d", lambda *a, **k: called.append(k.get("relu")) or original(*a, **k))
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((4, 3, 5, 6))
+    for tail, fused in (([nn.ReLU()], [True]), ([], [False]), ([nn.Flatten()], [False])):
+        layers = [nn.BatchNorm2d(3), nn.MaxPool2d(2), *tail]
+        layers[0].weight.data[:] = [1.5, -0.5, 0.0]  # a scale of each sign and a zero one
+        model, separate = nn.Sequential(*layers), nn.Sequential(*[nn.Sequential(layer) for layer in layers])
+        outputs, grads, stats = [], [], []
+        for net in (model, separate):
+            called.clear()
+            layers[0].running_mean.data[...], layers[0].running_var.data[...] = 0.0, 1.0  # the same start for both
+            t = ag.Tensor(x, requires_grad=True)
+            out = net(t)
+            out.backward(np.cos(np.arange(out.size)).reshape(out.shape))
+            assert called == (fused if net is model else [])
+            outputs.append(out.data)
+            grads.append([t.grad.data, layers[0].weight.grad.data.copy(), layers[0].bias.grad.data.copy()])
+            stats.append([layers[0].running_mean.data.copy(), layers[0].running_var.data.copy()])
+            for p in layers[0].parameters():
+                p.grad = None
+        np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-12, atol=1e-12)
+        for fast, plain in zip(grads[0], grads[1], strict=True):
+            np.testing.assert_allclose(fast, plain, rtol=1e-10, atol=1e-12)
+        for fast, plain in zip(stats[0], stats[1], strict=True):  # the running statistics, updated alike
+            np.testing.assert_allclose(fast, plain, rtol=1e-12)
+        assert not np.allclose(stats[0][0], 0.0)
+    # evaluation and overlapping windows: the layers one by one
+    model = nn.Sequential(nn.BatchNorm2d(3), nn.MaxPool2d(2), nn.ReLU())
+    model.eval()
+    called.clear()
+    model(x)
+    model = nn.Sequential(nn.BatchNorm2d(3), nn.MaxPool2d(2, stride=1))
+    model(x)
+    assert called == []

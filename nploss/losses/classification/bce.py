@@ -19,7 +19,7 @@ import numpy as np
 from .. import _fast as fast
 from .._apply import apply_loss
 from .._shared import constant
-from .._spec import Arg, FastPath, LossSpec, register
+from .._spec import Arg, FastPath, LossSpec, elementwise, register, weights_per_class
 from .._validate import finite, in_range, same_shape
 
 # PyTorch clamps the logarithms of binary_cross_entropy at -100: e^-100 is where that bites.
@@ -94,6 +94,8 @@ def _check_bce(prediction: Any, target: Any, *, weight: Any, **_: Any) -> None:
 BINARY_CROSS_ENTROPY = register(
     LossSpec(
         name="binary_cross_entropy",
+        grid={"weight": (None, weights_per_class())},
+        unreduced=elementwise,
         family="classification",
         args=(Arg("prediction", "prob", ("N", "C")), Arg("target", "binary", ("N", "C"))),
         forward=_bce_forward,
@@ -234,6 +236,8 @@ def _check_bce_logits(logits: Any, target: Any, *, weight: Any, pos_weight: Any)
 BINARY_CROSS_ENTROPY_WITH_LOGITS = register(
     LossSpec(
         name="binary_cross_entropy_with_logits",
+        grid={"weight": (None, weights_per_class()), "pos_weight": (None, weights_per_class())},
+        unreduced=elementwise,
         family="classification",
         args=(Arg("logits", "logits", ("N", "C")), Arg("target", "binary", ("N", "C"))),
         forward=_bce_logits_forward,

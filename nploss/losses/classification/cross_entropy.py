@@ -26,7 +26,7 @@ from .._apply import apply_loss
 from .._fast import softmax_and_logsumexp, subtract_at_labels
 from .._params import integer, real
 from .._shared import constant, one_hot, unbatched
-from .._spec import Arg, FastPath, LossSpec, register
+from .._spec import Arg, FastPath, LossSpec, present_label, register, weights_per_class
 from .._validate import class_weights
 from ._common import _along_classes, _as_array, _check_class_axis, _logit_edges
 
@@ -152,6 +152,7 @@ def _check_ce(logits: Any, target: Any, *, weight: Any, ignore_index: Any, label
 CROSS_ENTROPY = register(
     LossSpec(
         name="cross_entropy",
+        grid={"weight": (None, weights_per_class()), "ignore_index": (-100, present_label(1))},
         family="classification",
         args=(Arg("logits", "logits", ("N", "C")), Arg("target", "label", ("N",), differentiable=False)),
         forward=_ce_forward,
@@ -307,6 +308,7 @@ def _check_soft_ce(logits: Any, target: Any, *, weight: Any, label_smoothing: An
 SOFT_TARGET_CROSS_ENTROPY = register(
     LossSpec(
         name="soft_target_cross_entropy",
+        grid={"weight": (None, weights_per_class())},
         family="classification",
         # "prob" rather than "simplex": the class axis is 1, and the check sums over it
         args=(Arg("logits", "logits", ("N", "C")), Arg("target", "prob", ("N", "C"))),
@@ -389,6 +391,7 @@ def _check_nll(log_probs: Any, target: Any, *, weight: Any, ignore_index: Any) -
 NLL = register(
     LossSpec(
         name="nll",
+        grid={"weight": (None, weights_per_class()), "ignore_index": (-100, present_label(1))},
         family="classification",
         args=(Arg("log_probs", "log_simplex", ("N", "C")), Arg("target", "label", ("N",), differentiable=False)),
         forward=_nll_forward,

@@ -19,7 +19,7 @@ from .._apply import apply_loss
 from .._params import flag, real
 from .._reduction import mean_weight
 from .._shared import one_hot, xlogx
-from .._spec import Arg, LossSpec, register
+from .._spec import Arg, LossSpec, OnInputs, elementwise, register
 from .._validate import in_range, same_shape
 from ._common import _check_class_axis
 from .cross_entropy import softmax_xent_vjp
@@ -66,6 +66,13 @@ def _kl_kinks(input: Any, target: Any, *, log_target: bool) -> Any:  # noqa: A00
 KL_DIV = register(
     LossSpec(
         name="kl_div",
+        grid={  # log_target=True: the target as log-probabilities too
+            "log_target": (
+                False,
+                OnInputs(True, lambda rng, s: [np.log(rng.dirichlet(2.0 * np.ones(s["C"]), s["N"])) for _ in range(2)]),
+            )
+        },
+        unreduced=elementwise,
         family="classification",
         args=(Arg("input", "log_simplex", ("N", "C")), Arg("target", "real", ("N", "C"))),
         forward=_kl_forward,

@@ -20,7 +20,7 @@ import numpy as np
 from .._apply import apply_loss
 from .._params import real
 from .._shared import constant, focal_power, one_hot
-from .._spec import Arg, LossSpec, register
+from .._spec import Arg, LossSpec, Tie, elementwise, register, weights_per_class
 from .._validate import class_weights, same_shape
 from ._common import _along_classes, _check_class_axis, _logit_edges
 from .cross_entropy import softmax_xent_vjp
@@ -68,6 +68,7 @@ def _check_focal_target(logits: Any, target: Any, *, alpha: Any, gamma: Any) -> 
 SIGMOID_FOCAL = register(
     LossSpec(
         name="sigmoid_focal",
+        unreduced=elementwise,
         family="classification",
         args=(Arg("logits", "logits", ("N", "C")), Arg("target", "binary", ("N", "C"), differentiable=False)),
         forward=_sigmoid_focal_forward,
@@ -181,6 +182,15 @@ def _check_softmax_focal(logits: Any, target: Any, *, gamma: Any, alpha: Any) ->
 SOFTMAX_FOCAL = register(
     LossSpec(
         name="softmax_focal",
+        grid={"alpha": (None, weights_per_class())},
+        ties={
+            "p_y of exactly 1": Tie(
+                inputs=lambda: [np.array([[0.0, -1000.0]]), np.array([0])],
+                subgradient="0: m = 0 takes the guarded branch of the ratio p_y log(p_y) / m (no 0/0)",
+                expected=lambda logits, target, **p: [np.zeros((1, 2))],
+                value=lambda logits, target, **p: 0.0,
+            )
+        },
         family="classification",
         args=(Arg("logits", "logits", ("N", "C")), Arg("target", "label", ("N",), differentiable=False)),
         forward=_softmax_focal_forward,

@@ -23,7 +23,7 @@ from ...autograd import Tensor, as_data
 from .._apply import apply_loss
 from .._params import flag, real
 from .._shared import one_hot
-from .._spec import Arg, LossSpec, register
+from .._spec import Arg, LossSpec, Tie, register
 from .._validate import domain, finite, same_shape
 from .._validate import labels as _check_labels
 from ._common import _as_array
@@ -88,6 +88,24 @@ _PROB_EDGES = {
 CATEGORICAL_CROSS_ENTROPY = register(
     LossSpec(
         name="categorical_cross_entropy",
+        ties={
+            "a probability on the clip bound": Tie(
+                inputs=lambda: [np.array([[1e-7, 1.0 - 1e-7]]), np.array([[1.0, 0.0]])],
+                subgradient="the clip passes the gradient at its bounds, as PyTorch's clamp: -1/p + 1/s",
+                expected=lambda probs, target, **p: [np.array([[-1e7 + 1.0, 1.0]])],
+                step=1e-11,
+                value=lambda probs, target, **p: -np.log(1e-7),
+            ),
+            "the true class beyond the upper clip bound": Tie(
+                inputs=lambda: [np.array([[1e-9, 1.0 - 1e-9]]), np.array([[0.0, 1.0]])],
+                subgradient="0: outside [eps, 1 - eps] the clip passes no gradient",
+                expected=lambda probs, target, **p: [np.zeros((1, 2))],
+                step=1e-12,
+                value=lambda probs, target, **p: -np.log(1.0 - 1e-7),
+            ),
+        },
+        layouts={"rows summing to 1/2": lambda rng, s: [0.5 * _cce_sample(rng, s)[0], _cce_sample(rng, s)[1]]},
+        fixed={"from_logits": "True hands the scores to soft_target_cross_entropy, audited under its own name"},
         family="classification",
         args=(Arg("probs", "prob", ("N", "C")), Arg("target", "simplex", ("N", "C"), differentiable=False)),
         forward=_cce_forward,
@@ -233,6 +251,7 @@ def _check_scce(probs: Any, target: Any, *, eps: Any) -> None:
 SPARSE_CATEGORICAL_CROSS_ENTROPY = register(
     LossSpec(
         name="sparse_categorical_cross_entropy",
+        fixed={"from_logits": "True hands the scores to cross_entropy, audited under its own name"},
         family="classification",
         args=(Arg("probs", "prob", ("N", "C")), Arg("target", "label", ("N",), differentiable=False)),
         forward=_scce_forward,
@@ -241,6 +260,9 @@ SPARSE_CATEGORICAL_CROSS_ENTROPY = register(
         check=_check_scce,
         kinks=lambda probs, target, *, eps: _cce_kinks(probs, probs, eps=eps),
         sampler=lambda rng, s: [rng.dirichlet(2.0 * np.ones(s["C"]), s["N"]), rng.integers(0, s["C"], s["N"])],
+        layouts={  # Keras renormalises the rows first
+            "rows summing to 1/2": lambda rng, s: [0.5 * rng.dirichlet(2.0 * np.ones(s["C"]), s["N"]), rng.integers(0, s["C"], s["N"])]
+        },
         edge_cases={
             "probabilities of exactly 0 and 1": lambda rng: [_PROB_EDGES["probabilities of exactly 0 and 1"](rng)[0], np.array([1, 1, 3])],
         },

@@ -22,7 +22,7 @@ from ...backend import get_array_module, scatter_add
 from .._apply import apply_loss
 from .._params import integer, real
 from .._shared import constant, unbatched
-from .._spec import Arg, FastPath, LossSpec, register
+from .._spec import Arg, FastPath, LossSpec, present_label, register, weights_per_class
 from .._validate import class_weights, labels, matrix
 from .cross_entropy import _ce_forward, _ce_labels, _ce_reduction_weights, _ce_vjp
 
@@ -241,6 +241,11 @@ def _check_lce(
 LINEAR_CROSS_ENTROPY = register(
     LossSpec(
         name="linear_cross_entropy",
+        grid={
+            "weight": (None, weights_per_class(of=1, axis=0)),  # one per row of linear_weight
+            "ignore_index": (-100, present_label(2)),
+            "chunk_size": (None, 2),
+        },
         family="classification",
         args=(
             Arg("features", "real", ("N", "D")),

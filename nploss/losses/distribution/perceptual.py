@@ -171,6 +171,7 @@ def _audit_network() -> nn.Sequential:
 PERCEPTUAL = register(
     LossSpec(
         name="perceptual",
+        grid={"layers": ((1, 3), (3,))},
         family="distribution",
         args=(Arg("x", "real", ("N", "C", "H", "W")), Arg("y", "real", ("N", "C", "H", "W"))),
         forward=_perceptual_forward,

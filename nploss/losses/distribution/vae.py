@@ -19,7 +19,7 @@ import numpy
 from .. import _params
 from .._apply import apply_loss
 from .._reduction import mean_weight
-from .._spec import Arg, LossSpec, register
+from .._spec import Arg, LossSpec, OnInputs, elementwise, register
 from .._validate import in_range, same_shape
 from ._common import column, flat
 
@@ -69,6 +69,7 @@ def _gaussian_edges() -> dict[str, Any]:
 GAUSSIAN_KL = register(
     LossSpec(
         name="gaussian_kl",
+        unreduced=elementwise,
         family="distribution",
         args=(Arg("mu", "real", ("N", "D")), Arg("logvar", "real", ("N", "D"))),
         forward=_gaussian_kl_forward,
@@ -319,6 +320,7 @@ def _check_reconstruction(output: Any, input: Any, *, kind: str) -> None:  # noq
 RECONSTRUCTION = register(
     LossSpec(
         name="reconstruction",
+        grid={"kind": ("mse", OnInputs("bce", lambda rng, s: [rng.uniform(0.05, 0.95, s["N"]), rng.uniform(0.05, 0.95, s["N"])]))},
         family="distribution",
         args=(Arg("output", "real"), Arg("input", "real")),
         forward=_reconstruction_forward,

@@ -337,6 +337,10 @@ def _check_gradient_penalty(gradients: Any, *, lambda_: float, eps: float) -> No
 GRADIENT_PENALTY = register(
     LossSpec(
         name="gradient_penalty",
+        fixed={
+            "rng": "draws the interpolation weights of the public function, before the registered penalty",
+            "epsilon": "the interpolation weights of the public function, before the registered penalty",
+        },
         family="distribution",
         args=(Arg("gradients", "real", ("N", "D")),),
         forward=_gradient_penalty_forward,

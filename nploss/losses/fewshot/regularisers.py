@@ -60,6 +60,7 @@ def _check_variance(prototypes: Any) -> None:
 PROTOTYPE_VARIANCE = register(
     LossSpec(
         name="prototype_variance",
+        unreduced=("C", "C"),
         family="fewshot",
         args=(Arg("prototypes", "real", ("C", "D")),),
         forward=_variance_forward,

@@ -184,6 +184,7 @@ MI_ARGS = (Arg("prediction", "real", ("N", "C", "H", "W")), Arg("target", "real"
 MUTUAL_INFORMATION = register(
     LossSpec(
         name="mutual_information",
+        unreduced=("N", "C"),
         family="segmentation",
         args=MI_ARGS,
         forward=_mi_forward,
@@ -291,6 +292,7 @@ def _nmi_vjp(xp: Any, g: Any, prediction: Any, target: Any, *, num_bins: int, wi
 NORMALIZED_MUTUAL_INFORMATION = register(
     LossSpec(
         name="normalized_mutual_information",
+        unreduced=("N", "C"),
         family="segmentation",
         args=MI_ARGS,
         forward=_nmi_forward,

@@ -51,6 +51,7 @@ def _check_total_variation(image: Any, *, spatial: str) -> None:
 TOTAL_VARIATION = register(
     LossSpec(
         name="total_variation",
+        unreduced=("N", "C"),
         family="segmentation",
         args=(Arg("image", "real", ("N", "C", "H", "W")),),
         forward=_total_variation_forward,

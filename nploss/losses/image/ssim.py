@@ -130,6 +130,8 @@ MS_SSIM_PARAMS = {"sigmas": (0.5, 1.0, 2.0, 4.0, 8.0), "data_range": 1.0, "k1": 
 MS_SSIM = register(
     LossSpec(
         name="ms_ssim",
+        grid={"sigmas": ((0.5, 1.0, 2.0, 4.0, 8.0), (1.0, 2.0))},
+        unreduced=lambda x, y, **params: (x.shape[0], *x.shape[2:]),  # channels averaged
         family="segmentation",
         args=IMAGES,
         forward=_ms_ssim_forward,
@@ -267,6 +269,8 @@ def _abs_difference_kinks(x: Any, y: Any, **_: Any) -> Any:
 MS_SSIM_L1 = register(
     LossSpec(
         name="ms_ssim_l1",
+        grid={"sigmas": ((0.5, 1.0, 2.0, 4.0, 8.0), (1.0, 2.0))},
+        unreduced=lambda x, y, **params: (x.shape[0], *x.shape[2:]),  # channels averaged
         family="segmentation",
         args=IMAGES,
         forward=_ms_ssim_l1_forward,

@@ -33,7 +33,7 @@ from .._apply import apply_loss
 from .._fast import collapse
 from .._params import real
 from .._shared import in_dtype_of
-from .._spec import Arg, FastPath, LossSpec, register
+from .._spec import Arg, FastPath, LossSpec, Tie, register
 from .._validate import same_shape
 
 BINARY = (Arg("scores", "logits"), Arg("target", "sign", differentiable=False))
@@ -106,6 +106,14 @@ def _hinge_kinks(scores: Any, target: Any, *, margin: float) -> Any:
 HINGE = register(
     LossSpec(
         name="hinge",
+        ties={
+            "scores exactly at the margin": Tie(
+                inputs=lambda: [np.array([1.0, -1.0, 0.5]), np.array([1.0, -1.0, 1.0])],
+                subgradient="0 at y f = m, relu's convention; -y inside the margin",
+                expected=lambda scores, target, **p: [np.array([0.0, 0.0, -1.0])],
+                value=lambda scores, target, **p: 0.5,
+            )
+        },
         family="classification",
         args=BINARY,
         forward=_hinge_forward,

@@ -22,7 +22,7 @@ from ...backend import get_array_module
 from .._apply import apply_loss
 from .._params import real
 from .._shared import constant, unbatched
-from .._spec import Arg, LossSpec, register
+from .._spec import Arg, LossSpec, Tie, labels_often_on_top, register, weights_per_class
 from .._validate import class_weights
 
 MULTICLASS = (Arg("scores", "logits", ("N", "C")), Arg("target", "label", ("N",), differentiable=False))
@@ -98,6 +98,16 @@ def _multiclass_kinks(scores: Any, target: Any, *, margin: float, **_: Any) -> A
 MULTICLASS_HINGE = register(
     LossSpec(
         name="multiclass_hinge",
+        sampler=labels_often_on_top,  # hinges on both sides of the margin
+        ties={
+            "p=1, margins of exactly 0": Tie(
+                inputs=lambda: [np.array([[1.5, 0.5, 0.5]]), np.array([0])],
+                subgradient="0 where the hinge is exactly at 0, relu's convention",
+                expected=lambda scores, target, **p: [np.zeros((1, 3))],
+                value=lambda scores, target, **p: 0.0,
+            )
+        },
+        grid={"weight": (None, weights_per_class())},
         family="classification",
         args=MULTICLASS,
         forward=_multiclass_hinge_forward,
@@ -215,6 +225,21 @@ def _crammer_singer_kinks(scores: Any, target: Any) -> Any:
 CRAMMER_SINGER_HINGE = register(
     LossSpec(
         name="crammer_singer_hinge",
+        sampler=labels_often_on_top,  # hinges on both sides of the margin
+        ties={
+            "two runner-ups tied": Tie(
+                inputs=lambda: [np.array([[0.0, 1.0, 1.0]]), np.array([0])],
+                subgradient="the cotangent split equally between the tied classes",
+                expected=lambda scores, target, **p: [np.array([[-1.0, 0.5, 0.5]])],
+                value=lambda scores, target, **p: 2.0,
+            ),
+            "the hinge exactly at 0": Tie(
+                inputs=lambda: [np.array([[1.0, 0.0, 0.0]]), np.array([0])],
+                subgradient="0 exactly at the margin, relu's convention",
+                expected=lambda scores, target, **p: [np.zeros((1, 3))],
+                value=lambda scores, target, **p: 0.0,
+            ),
+        },
         family="classification",
         args=MULTICLASS,
         forward=_crammer_singer_forward,

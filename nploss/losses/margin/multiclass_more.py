@@ -15,7 +15,7 @@ import numpy as np
 from ...autograd import as_data
 from .._apply import apply_loss
 from .._shared import one_hot
-from .._spec import Arg, LossSpec, register
+from .._spec import Arg, LossSpec, Tie, register
 from .multiclass import _check_multiclass, _multiclass_edges
 
 
@@ -42,6 +42,14 @@ def _multiclass_perceptron_kinks(scores: Any, target: Any) -> Any:
 MULTICLASS_PERCEPTRON = register(
     LossSpec(
         name="multiclass_perceptron",
+        ties={
+            "two classes tied for the maximum": Tie(
+                inputs=lambda: [np.array([[1.0, 1.0, 0.0]]), np.array([2])],
+                subgradient="the cotangent split equally between the tied classes",
+                expected=lambda scores, target, **p: [np.array([[0.5, 0.5, -1.0]])],
+                value=lambda scores, target, **p: 1.0,
+            )
+        },
         family="classification",
         args=(Arg("scores", "logits", ("N", "C")), Arg("target", "label", ("N",), differentiable=False)),
         forward=_multiclass_perceptron_forward,

@@ -27,7 +27,7 @@ from ...backend import get_array_module
 from .._apply import apply_loss
 from .._params import real
 from .._shared import constant, in_dtype_of, unbatched
-from .._spec import Arg, LossSpec, register
+from .._spec import Arg, LossSpec, Tie, register, weights_per_class
 from .._validate import finite, same_shape
 
 # ------------------------------------------------------------------------------------ multilabel margin
@@ -197,6 +197,7 @@ def _check_multilabel_soft_margin(logits: Any, target: Any, *, weight: Any) -> N
 MULTILABEL_SOFT_MARGIN = register(
     LossSpec(
         name="multilabel_soft_margin",
+        grid={"weight": (None, weights_per_class())},
         family="classification",
         args=(Arg("logits", "logits", ("N", "C")), Arg("target", "prob", ("N", "C"))),
         forward=_multilabel_soft_margin_forward,
@@ -284,6 +285,14 @@ def _hinge_embedding_kinks(distance: Any, target: Any, *, margin: float) -> Any:
 HINGE_EMBEDDING = register(
     LossSpec(
         name="hinge_embedding",
+        ties={
+            "a dissimilar distance equal to the margin": Tie(
+                inputs=lambda: [np.array([1.0, 0.5]), np.array([-1.0, 1.0])],
+                subgradient="-1 at d = m (the slope of m - d, as PyTorch's clamp_min)",
+                expected=lambda distance, target, **p: [np.array([-1.0, 1.0])],
+                value=lambda distance, target, **p: 0.5,
+            )
+        },
         family="classification",
         args=(Arg("distance", "real"), Arg("target", "sign", differentiable=False)),
         forward=_hinge_embedding_forward,

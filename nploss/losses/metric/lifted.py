@@ -90,6 +90,7 @@ def _lifted_kinks(embeddings: Any, labels: Any, *, margin: float, squared: bool,
 LIFTED_STRUCTURED = register(
     LossSpec(
         name="lifted_structured",
+        layouts={"a batch of one class": lambda rng, s: [rng.standard_normal((6, s["D"])), np.zeros(6, dtype=int)]},
         family="metric",
         args=BATCH_ARGS,
         forward=_lifted_forward,

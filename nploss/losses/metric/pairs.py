@@ -21,7 +21,7 @@ from .._apply import apply_loss
 from .._params import choice, flag, real
 from .._reduction import mean_weight
 from .._shared import in_dtype_of, unbatched
-from .._spec import Arg, LossSpec, register
+from .._spec import Arg, LossSpec, Tie, register
 from .._validate import same_shape
 from ._common import (
     EPS,
@@ -176,6 +176,16 @@ def _check_contrastive(x1: Any, x2: Any, y: Any, **_: Any) -> None:
 CONTRASTIVE = register(
     LossSpec(
         name="contrastive",
+        ties={
+            "power=1, a dissimilar pair at a distance equal to the margin": Tie(
+                inputs=lambda: [np.array([[0.0, 0.0]]), np.array([[0.6, 0.8]]), np.array([0.0])],
+                subgradient="0, relu's convention for max(0, m - d)",
+                expected=lambda x1, x2, y, **p: [np.zeros((1, 2)), np.zeros((1, 2))],
+                params={"power": 1},
+                value=lambda x1, x2, y, **p: 0.0,
+            )
+        },
+        grid={"power": (2, 1)},
         family="metric",
         args=_pair_args("binary"),
         forward=_contrastive_forward,
@@ -319,6 +329,15 @@ def _check_sign_pairs(x1: Any, x2: Any, y: Any, **_: Any) -> None:
 COSINE_EMBEDDING = register(
     LossSpec(
         name="cosine_embedding",
+        ties={
+            "orthogonal pairs: a dissimilar one exactly at the margin 0, a similar one": Tie(
+                inputs=lambda: [np.array([[1.0, 0.0], [1.0, 0.0]]), np.array([[0.0, 1.0], [0.0, 1.0]]), np.array([-1.0, 1.0])],
+                subgradient="slope 1 at cos = margin, as PyTorch's clamp_min; -d cos for the similar pair",
+                # d cos / d x1 = x2 / (|x1| |x2|) - cos x1 / |x1|^2, with cos = 0
+                expected=lambda x1, x2, y, **p: [np.array([[0.0, 1.0], [0.0, -1.0]]), np.array([[1.0, 0.0], [-1.0, 0.0]])],
+                value=lambda x1, x2, y, **p: 1.0,  # 0 (dissimilar) + 1 - cos (similar)
+            )
+        },
         family="metric",
         args=_pair_args("sign"),
         forward=_cosine_embedding_forward,
@@ -394,6 +413,15 @@ def _cosine_contrastive_kinks(x1: Any, x2: Any, y: Any, *, delta: float) -> Any:
 COSINE_CONTRASTIVE = register(
     LossSpec(
         name="cosine_contrastive",
+        ties={
+            "delta=0, orthogonal pairs: a dissimilar one exactly at delta, a similar one": Tie(
+                inputs=lambda: [np.array([[1.0, 0.0], [1.0, 0.0]]), np.array([[0.0, 1.0], [0.0, 1.0]]), np.array([0.0, 1.0])],
+                subgradient="0 at cos = delta (max(0, cos - delta)^2 is flat there); -d cos for the similar pair",
+                expected=lambda x1, x2, y, **p: [np.array([[0.0, 0.0], [0.0, -1.0]]), np.array([[0.0, 0.0], [-1.0, 0.0]])],
+                value=lambda x1, x2, y, **p: 1.0,  # 0 (dissimilar) + 1 - cos (similar)
+                params={"delta": 0.0},
+            )
+        },
         family="metric",
         args=_pair_args("binary"),
         forward=_cosine_contrastive_forward,
@@ -462,6 +490,14 @@ def _check_ranking(x1: Any, x2: Any, y: Any, **_: Any) -> None:
 MARGIN_RANKING = register(
     LossSpec(
         name="margin_ranking",
+        ties={
+            "a pair exactly at the margin": Tie(
+                inputs=lambda: [np.array([0.5]), np.array([0.5]), np.array([1.0])],
+                subgradient="slope 1 at the kink, as PyTorch's clamp_min: -y and y",
+                expected=lambda x1, x2, y, **p: [np.array([-1.0]), np.array([1.0])],
+                value=lambda x1, x2, y, **p: 0.0,
+            )
+        },
         family="metric",
         args=(Arg("x1", "real"), Arg("x2", "real"), Arg("y", "sign", differentiable=False)),
         forward=_margin_ranking_forward,

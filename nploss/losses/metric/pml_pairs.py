@@ -141,6 +141,7 @@ def _check_snr(embeddings: Any, labels: Any, **_: Any) -> None:
 SNR_CONTRASTIVE = register(
     LossSpec(
         name="snr_contrastive",
+        unreduced=("N", "N"),
         family="metric",
         args=BATCH_ARGS,
         forward=_snr_forward,
@@ -560,6 +561,7 @@ def _angular_weights(xp: Any, reduction: str, embeddings: Any, labels: Any, **_:
 ANGULAR = register(
     LossSpec(
         name="angular",
+        unreduced=("N", "N"),
         family="metric",
         args=BATCH_ARGS,
         forward=_angular_forward,

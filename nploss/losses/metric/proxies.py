@@ -19,7 +19,7 @@ from .._apply import apply_loss
 from .._params import flag, integer, real
 from .._reduction import mean_weight
 from .._shared import one_hot
-from .._spec import Arg, LossSpec, register
+from .._spec import Arg, LossSpec, OnInputs, register
 from .._validate import matrix
 from ._common import _embed, _embed_vjp, _host, _raw, pairwise_distances, pairwise_distances_vjp
 
@@ -281,6 +281,7 @@ def _check_proxy_anchor(embeddings: Any, weight: Any, labels: Any, **_: Any) -> 
 PROXY_ANCHOR = register(
     LossSpec(
         name="proxy_anchor",
+        unreduced=lambda embeddings, weight, labels, **params: (2, weight.shape[0]),  # rows P_c and N_c
         family="metric",
         args=PROXY_ARGS,
         forward=_proxy_anchor_forward,
@@ -444,6 +445,12 @@ def _soft_triple_sampler(rng: np.random.Generator, sizes: dict[str, int]) -> lis
 SOFT_TRIPLE = register(
     LossSpec(
         name="soft_triple",
+        grid={  # two centres per class: three classes of two
+            "centers_per_class": (
+                10,
+                OnInputs(2, lambda rng, s: [rng.standard_normal((s["N"], s["D"])), rng.standard_normal((6, s["D"])), rng.integers(0, 3, s["N"])]),
+            )
+        },
         family="metric",
         args=(
             Arg("embeddings", "real", ("N", "D")),

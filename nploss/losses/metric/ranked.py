@@ -21,7 +21,7 @@ from ...autograd import as_data
 from .._apply import apply_loss
 from .._params import flag, integer, real
 from .._shared import unit_rows, unit_rows_vjp
-from .._spec import Arg, LossSpec, register
+from .._spec import Arg, LossSpec, OnInputs, register
 from ._common import (
     BATCH_ARGS,
     COSINE_EPS,
@@ -460,6 +460,7 @@ def _histogram_kinks(embeddings: Any, labels: Any, *, delta: float, **_: Any) ->
 HISTOGRAM = register(
     LossSpec(
         name="histogram",
+        fixed={"n_bins": "the public function turns it into delta = 2 / n_bins, which the grid varies"},
         family="metric",
         args=BATCH_ARGS,
         forward=_histogram_forward,
@@ -655,6 +656,7 @@ def _dsm_edges() -> dict[str, Any]:
 DYNAMIC_SOFT_MARGIN = register(
     LossSpec(
         name="dynamic_soft_margin",
+        grid={"num_bins": (10, OnInputs(5, lambda rng, s: [*_labelled_batch(rng, s), rng.dirichlet(np.ones(5))]))},
         family="metric",
         args=(*BATCH_ARGS, Arg("hist", "weight", ("B",), differentiable=False)),
         forward=_dsm_forward,

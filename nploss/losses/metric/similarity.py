@@ -351,6 +351,7 @@ def _ipv_kinks(embeddings: Any, labels: Any, *, pos_eps: float, neg_eps: float) 
 INTRA_PAIR_VARIANCE = register(
     LossSpec(
         name="intra_pair_variance",
+        unreduced=lambda embeddings, labels, **params: (2, embeddings.shape[0]),  # positive and negative terms
         family="metric",
         args=BATCH_ARGS,
         forward=_ipv_forward,
@@ -487,6 +488,11 @@ def _circle_kinks(embeddings: Any, labels: Any, *, m: float, gamma: float, detac
 CIRCLE = register(
     LossSpec(
         name="circle",
+        grid={"detach": (False,)},
+        fixed={
+            "detach": "True (the public default) stops the gradient through the pair weights: on purpose not the "
+            "derivative of the value, so finite differences cannot check it; the audit checks False"
+        },
         family="metric",
         args=BATCH_ARGS,
         forward=_circle_forward,

@@ -19,7 +19,7 @@ from ...autograd import grad as _engine_grad
 from .._apply import apply_loss
 from .._params import choice, flag, real
 from .._shared import one_hot, unbatched
-from .._spec import Arg, LossSpec, register
+from .._spec import Arg, Drawn, LossSpec, Tie, register
 from .._validate import same_shape
 from ._common import (
     BATCH_ARGS,
@@ -245,6 +245,30 @@ TRIPLET_ARGS = tuple(Arg(n, "real", ("N", "D")) for n in ("anchor", "positive", 
 TRIPLET = register(
     LossSpec(
         name="triplet",
+        ties={
+            "m + d(a, p) - d(a, n) = 0": Tie(
+                # eps = 0: distances of exactly 5 and 6 with the margin 1
+                inputs=lambda: [np.array([[0.0, 0.0]]), np.array([[3.0, 4.0]]), np.array([[0.0, 6.0]])],
+                subgradient="slope 1 at the kink, as PyTorch's clamp_min",
+                expected=lambda anchor, positive, negative, **k: [np.array([[-0.6, 0.2]]), np.array([[0.6, 0.8]]), np.array([[0.0, -1.0]])],
+                params={"eps": 0.0},
+                value=lambda anchor, positive, negative, **k: 0.0,
+            ),
+            "swap=True, d(a, n) = d(p, n)": Tie(
+                # eps = 0: d(a, p) = 2, d(a, n) = d(p, n) = sqrt(2) exactly (the same squares)
+                inputs=lambda: [np.array([[0.0, 0.0]]), np.array([[2.0, 0.0]]), np.array([[1.0, 1.0]])],
+                subgradient="the cotangent of the min split equally between the tied distances, as torch.minimum",
+                expected=lambda anchor, positive, negative, **k: [
+                    np.array([[-1.0 + 0.5 * np.sqrt(0.5), 0.5 * np.sqrt(0.5)]]),
+                    np.array([[1.0 - 0.5 * np.sqrt(0.5), 0.5 * np.sqrt(0.5)]]),
+                    np.array([[0.0, -np.sqrt(0.5)]]),
+                ],
+                params={"eps": 0.0, "swap": True},
+                value=lambda anchor, positive, negative, **k: 1.0 + 2.0 - np.sqrt(2.0),
+            ),
+        },
+        # a user's distance: the Euclidean one, written with operators that Tensors and arrays share
+        grid={"distance": (None, Drawn("a distance function", lambda rng, inputs: lambda x, y: (((x - y) ** 2).sum(axis=1)) ** 0.5))},
         family="metric",
         args=TRIPLET_ARGS,
         forward=_triplet_forward,
@@ -499,6 +523,23 @@ def _batch_triplet_kinks(
 BATCH_TRIPLET = register(
     LossSpec(
         name="batch_triplet",
+        ties={
+            "a violation of exactly 0": Tie(
+                # squared distances 1 and 4 with the margin 3: m + d(a, p) - d(a, n) = 0 exactly
+                inputs=lambda: [np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]]), np.array([0, 0, 1])],
+                subgradient="0, relu's convention at a zero violation",
+                expected=lambda embeddings, labels, **p: [np.zeros((3, 2))],
+                params={"margin": 3.0, "squared": True},
+                value=lambda embeddings, labels, **p: 0.0,
+            ),
+            "strategy='hard': a violation of exactly 0, an anchor without a positive": Tie(
+                inputs=lambda: [np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]]), np.array([0, 0, 1])],
+                subgradient="0, relu's convention at a zero violation; an anchor with no triplet adds 0",
+                expected=lambda embeddings, labels, **p: [np.zeros((3, 2))],
+                params={"margin": 3.0, "squared": True, "strategy": "hard"},
+                value=lambda embeddings, labels, **p: 0.0,
+            ),
+        },
         family="metric",
         args=BATCH_ARGS,
         forward=_batch_triplet_forward,

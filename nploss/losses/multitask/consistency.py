@@ -50,6 +50,10 @@ def _real_pair_edges() -> dict[str, Any]:
 CONSISTENCY = register(
     LossSpec(
         name="consistency",
+        fixed={
+            "kind": "'temporal' and 'spatial' hand f_x to temporal_consistency and spatial_consistency, audited "
+            "under their own names"
+        },
         family="multitask",
         args=(Arg("f_x", "real", ("N", "D")), Arg("f_aug", "real", ("N", "D"))),
         forward=_augmentation_forward,
@@ -136,6 +140,7 @@ def _check_temporal(sequence: Any, **_: Any) -> None:
 TEMPORAL_CONSISTENCY = register(
     LossSpec(
         name="temporal_consistency",
+        unreduced=lambda sequence, **params: (*sequence.shape[:-2], sequence.shape[-2] - 1),  # one per transition
         family="multitask",
         args=(Arg("sequence", "real", ("T", "D")),),
         forward=_temporal_forward,
@@ -226,6 +231,7 @@ def _check_spatial(feature_map: Any, **_: Any) -> None:
 SPATIAL_CONSISTENCY = register(
     LossSpec(
         name="spatial_consistency",
+        unreduced=lambda f, **params: (f.shape[0], f.shape[2] * (f.shape[3] - 1) + (f.shape[2] - 1) * f.shape[3]),
         family="multitask",
         args=(Arg("feature_map", "real", ("N", "C", "H", "W")),),
         forward=_spatial_forward,

@@ -13,7 +13,7 @@ from ...autograd import Tensor, as_data
 from ...backend import get_array_module
 from .. import _params
 from .._apply import apply_loss
-from .._spec import Arg, LossSpec, register
+from .._spec import Arg, LossSpec, Tie, elementwise, register
 
 __all__ = ["l1_penalty", "l2_penalty", "elastic_net"]
 
@@ -66,6 +66,15 @@ def _l1_vjp(xp: Any, g: Any, weights: Any, *, lam: float) -> tuple[Any]:
 L1_PENALTY = register(
     LossSpec(
         name="l1_penalty",
+        ties={
+            "a weight of exactly 0": Tie(
+                inputs=lambda: [np.array([[0.0, 1.0, -2.0]])],
+                subgradient="sign(0) = 0, as PyTorch's abs",
+                expected=lambda weights, **p: [np.array([[0.0, 0.01, -0.01]])],
+                value=lambda weights, **p: 0.01 * 3.0,
+            )
+        },
+        unreduced=elementwise,
         family="multitask",
         args=WEIGHT,
         forward=_l1_forward,
@@ -118,6 +127,7 @@ def _l2_vjp(xp: Any, g: Any, weights: Any, *, lam: float) -> tuple[Any]:
 L2_PENALTY = register(
     LossSpec(
         name="l2_penalty",
+        unreduced=elementwise,
         family="multitask",
         args=WEIGHT,
         forward=_l2_forward,
@@ -178,6 +188,7 @@ def _elastic_vjp(xp: Any, g: Any, weights: Any, *, l1: float, l2: float) -> tupl
 ELASTIC_NET = register(
     LossSpec(
         name="elastic_net",
+        unreduced=elementwise,
         family="multitask",
         args=WEIGHT,
         forward=_elastic_forward,

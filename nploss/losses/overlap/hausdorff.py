@@ -13,7 +13,7 @@ from ...numerics import array_namespace
 from .._apply import apply_loss
 from .._params import integer, real
 from .._shared import one_hot
-from .._spec import Arg, LossSpec, register
+from .._spec import Arg, LossSpec, elementwise, register
 
 # ------------------------------------------------------------------------------------ Hausdorff (erosion)
 
@@ -108,6 +108,7 @@ def _check_hausdorff(prediction: Any, target: Any, *, alpha: float, k: int) -> N
 HAUSDORFF_EROSION = register(
     LossSpec(
         name="hausdorff_erosion",
+        unreduced=elementwise,
         family="segmentation",
         args=(
             Arg("prediction", "prob", ("N", "C", "H", "W")),

@@ -131,6 +131,7 @@ def _hinge_edges() -> dict[str, Any]:
 LOVASZ_HINGE = register(
     LossSpec(
         name="lovasz_hinge",
+        unreduced=lambda logits, target, per_image, **params: (logits.shape[0] if per_image else 1,),
         family="segmentation",
         args=(Arg("logits", "logits", ("N", "H", "W")), Arg("target", "binary", ("N", "H", "W"), differentiable=False)),
         forward=_lovasz_hinge_forward,
@@ -310,6 +311,7 @@ def _softmax_edges() -> dict[str, Any]:
 LOVASZ_SOFTMAX = register(
     LossSpec(
         name="lovasz_softmax",
+        unreduced=lambda prediction, target, per_image, **params: (prediction.shape[0] if per_image else 1, prediction.shape[1]),
         family="segmentation",
         args=(
             Arg("prediction", "prob", ("N", "C", "H", "W")),

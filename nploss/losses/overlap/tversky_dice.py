@@ -46,6 +46,7 @@ def _check_focal_tversky(
 FOCAL_TVERSKY = register(
     LossSpec(
         name="focal_tversky",
+        unreduced=("N", "C"),
         family="segmentation",
         args=MAPS,
         forward=_focal_tversky_forward,
@@ -298,6 +299,7 @@ def _check_mcc(prediction: Any, target: Any, *, eps: float) -> None:
 MCC = register(
     LossSpec(
         name="mcc",
+        unreduced=("N", "C"),
         family="segmentation",
         args=MAPS,
         forward=_mcc_forward,

@@ -14,7 +14,7 @@ from .._apply import apply_loss
 from .._fast import collapse
 from .._params import real
 from .._reduction import mean_weight
-from .._spec import FastPath, LossSpec, register
+from .._spec import FastPath, LossSpec, Tie, register
 from ._common import PAIR, _abs_error_kinks, _check_pair, _pair_edges
 
 # ------------------------------------------------------------------------------------ MSE
@@ -102,6 +102,14 @@ def _mae_vjp(xp: Any, g: Any, prediction: Any, target: Any) -> tuple[Any, Any]:
 MAE = register(
     LossSpec(
         name="mae",
+        ties={
+            "an error of exactly 0": Tie(
+                inputs=lambda: [[1.0, 2.0], [1.0, 0.5]],
+                subgradient="sign(0) = 0, as PyTorch's l1_loss",
+                expected=lambda prediction, target, **p: [[0.0, 1.0], [0.0, -1.0]],
+                value=lambda prediction, target, **p: 1.5,
+            )
+        },
         family="regression",
         args=PAIR,
         forward=_mae_forward,

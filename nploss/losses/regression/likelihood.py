@@ -20,7 +20,7 @@ from ...autograd import as_data
 from ...backend import get_array_module
 from .._apply import apply_loss
 from .._params import flag, real
-from .._spec import Arg, LossSpec, register
+from .._spec import Arg, LossSpec, OnInputs, Tie, elementwise, register
 from .._validate import same_shape
 from ._common import _check_pair
 
@@ -87,6 +87,18 @@ def _poisson_nll_kinks(prediction: Any, target: Any, *, log_input: bool, full: b
 POISSON_NLL = register(
     LossSpec(
         name="poisson_nll",
+        ties={
+            "full=True at counts 0, 1 and 2": Tie(
+                inputs=lambda: [np.full(3, 0.3), np.array([0.0, 1.0, 2.0])],
+                subgradient="Stirling's term counts for y > 1 only: at y = 1 the slope from below",
+                # exp(x) - y; -x, plus log y + 1/(2y) at the count of 2 only
+                expected=lambda x, y, **p: [np.exp(0.3) - np.array([0.0, 1.0, 2.0]), np.array([-0.3, -0.3, -0.3 + np.log(2.0) + 0.25])],
+                params={"full": True},
+                # e^x - y x, plus Stirling's y log y - y + log(2 pi y)/2 at the count of 2 only
+                value=lambda x, y, **p: 3.0 * np.exp(0.3) - 0.3 * 3.0 + (2.0 * np.log(2.0) - 2.0 + 0.5 * np.log(4.0 * np.pi)),
+            )
+        },
+        grid={"log_input": (True, OnInputs(False, lambda rng, s: [rng.uniform(0.2, 3.0, s["N"]), rng.uniform(0.25, 4.0, s["N"])]))},
         family="regression",
         args=(Arg("prediction", "real"), Arg("target", "nonnegative")),
         forward=_poisson_nll_forward,
@@ -273,6 +285,17 @@ def _gaussian_sampler(rng: Any, sizes: dict[str, int]) -> list[Any]:
 GAUSSIAN_NLL = register(
     LossSpec(
         name="gaussian_nll",
+        ties={
+            "full=True, var exactly at its clamp eps": Tie(
+                inputs=lambda: [np.array([0.0]), np.array([0.0]), np.array([1e-6])],
+                subgradient="the clamp passes the gradient 1/(2 v) unchanged at its bound (PyTorch's way)",
+                expected=lambda prediction, target, var, **p: [np.array([0.0]), np.array([0.0]), np.array([0.5e6])],
+                step=1e-12,
+                value=lambda prediction, target, var, **p: 0.5 * np.log(1e-6) + 0.5 * np.log(2.0 * np.pi),
+                params={"full": True},
+            )
+        },
+        unreduced=elementwise,
         family="regression",
         args=(
             Arg("prediction", "real", ("N", "D")),
@@ -284,6 +307,10 @@ GAUSSIAN_NLL = register(
         params={"full": False, "eps": 1e-6},
         check=_gaussian_nll_check,
         sampler=_gaussian_sampler,
+        layouts={  # var beside a (N, D) prediction: one per row (N,), or shared along an axis (N, 1)
+            "var (N,)": lambda rng, s: [*_gaussian_sampler(rng, s)[:2], rng.uniform(0.3, 2.0, s["N"])],
+            "var (N, 1)": lambda rng, s: [*_gaussian_sampler(rng, s)[:2], rng.uniform(0.3, 2.0, (s["N"], 1))],
+        },
         kinks=lambda prediction, target, var, *, full, eps: abs(var - eps),
         edge_cases={
             "zero variance and zero error": lambda rng: [
@@ -384,6 +411,7 @@ def _tweedie_vjp(xp: Any, g: Any, prediction: Any, target: Any, *, power: float)
 TWEEDIE = register(
     LossSpec(
         name="tweedie",
+        grid={"power": (1.5, 1.2)},
         family="regression",
         args=(Arg("prediction", "real"), Arg("target", "nonnegative")),
         forward=_tweedie_forward,

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._apply import apply_loss
 from .._params import flag, real
-from .._spec import LossSpec, register
+from .._spec import LossSpec, elementwise, register
 from .._validate import same_shape
 from ._common import PAIR, _pair_edges
 from .errors import _rmse_composite, _sum_of_squares
@@ -64,6 +64,7 @@ def _msle_vjp(xp: Any, g: Any, prediction: Any, target: Any) -> tuple[Any, Any]:
 MSLE = register(
     LossSpec(
         name="msle",
+        unreduced=elementwise,
         family="regression",
         args=PAIR,
         forward=_msle_forward,
@@ -142,6 +143,7 @@ def _rmsle_composite(xp: Any, prediction: Any, target: Any, *, eps: float, reduc
 RMSLE = register(
     LossSpec(
         name="rmsle",
+        unreduced=elementwise,
         family="regression",
         args=PAIR,
         forward=_rmsle_forward,

@@ -18,7 +18,7 @@ import numpy as np
 from .._apply import apply_loss
 from .._fast import collapse
 from .._params import real
-from .._spec import FastPath, LossSpec, register
+from .._spec import FastPath, LossSpec, Tie, register
 from ._common import PAIR, _abs_error_kinks, _check_pair, _pair_edges
 from .errors import _mae_forward, _mae_vjp
 
@@ -66,6 +66,15 @@ HUBER_FAST = FastPath(
 HUBER = register(
     LossSpec(
         name="huber",
+        ties={
+            "delta=2, |e| exactly delta, inside and beyond": Tie(
+                inputs=lambda: [np.array([2.0, -2.0, 1.0, 6.0]), np.array([0.0, 0.0, 0.0, 0.0])],
+                subgradient="the two pieces meet with the value delta^2/2 and the slope +-delta",
+                expected=lambda prediction, target, **p: [np.array([2.0, -2.0, 1.0, 2.0]), np.array([-2.0, 2.0, -1.0, -2.0])],
+                value=lambda prediction, target, **p: 2.0 + 2.0 + 0.5 + 2.0 * (6.0 - 1.0),
+                params={"delta": 2.0},
+            )
+        },
         family="regression",
         args=PAIR,
         forward=_huber_forward,
@@ -128,6 +137,22 @@ def _smooth_l1_kinks(prediction: Any, target: Any, *, beta: float) -> Any:
 SMOOTH_L1 = register(
     LossSpec(
         name="smooth_l1",
+        ties={
+            "beta=0, an error of exactly 0": Tie(
+                inputs=lambda: [np.array([0.0, 1.0]), np.array([0.0, 0.0])],
+                subgradient="beta = 0 is the absolute error: sign(0) = 0",
+                expected=lambda prediction, target, **p: [np.array([0.0, 1.0]), np.array([0.0, -1.0])],
+                params={"beta": 0.0},
+                value=lambda prediction, target, **p: 1.0,
+            ),
+            "beta=2, |e| exactly beta, and beyond": Tie(
+                inputs=lambda: [np.array([2.0, -2.0, 5.0]), np.array([0.0, 0.0, 0.0])],
+                subgradient="the two pieces meet with the value beta/2 and the slope +-1",
+                expected=lambda prediction, target, **p: [np.array([1.0, -1.0, 1.0]), np.array([-1.0, 1.0, -1.0])],
+                value=lambda prediction, target, **p: 1.0 + 1.0 + (5.0 - 1.0),
+                params={"beta": 2.0},
+            ),
+        },
         family="regression",
         args=PAIR,
         forward=_smooth_l1_forward,
@@ -200,6 +225,15 @@ def _quantile_vjp(xp: Any, g: Any, prediction: Any, target: Any, *, tau: float) 
 QUANTILE = register(
     LossSpec(
         name="quantile",
+        ties={
+            "tau=0.3, an error of exactly 0": Tie(
+                inputs=lambda: [np.array([1.0]), np.array([1.0])],
+                subgradient="tau - 1/2, the middle of the subdifferential [tau - 1, tau]",
+                expected=lambda prediction, target, **p: [np.array([0.2]), np.array([-0.2])],
+                params={"tau": 0.3},
+                value=lambda prediction, target, **p: 0.0,
+            )
+        },
         family="regression",
         args=PAIR,
         forward=_quantile_forward,
@@ -283,6 +317,14 @@ def _log_cosh_vjp(xp: Any, g: Any, prediction: Any, target: Any) -> tuple[Any, A
 LOG_COSH = register(
     LossSpec(
         name="log_cosh",
+        ties={
+            "errors at the switch of its two forms (|e| = 1) and on both sides": Tie(
+                inputs=lambda: [np.array([1.0, -1.0, 0.5, 2.0]), np.zeros(4)],
+                subgradient="smooth: tanh e (no kink; the value is where a wrong form would show)",
+                expected=lambda prediction, target, **p: [np.tanh(prediction), -np.tanh(prediction)],
+                value=lambda prediction, target, **p: float(np.sum(np.log(np.cosh(prediction)))),
+            )
+        },
         family="regression",
         args=PAIR,
         forward=_log_cosh_forward,
