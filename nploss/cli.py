@@ -188,13 +188,16 @@ def _show(args: argparse.Namespace) -> int:
         lines, first = inspect.getsourcelines(fn)
         return [f"{title} ({source_file(fn)}:{first})", "", textwrap.dedent("".join(lines)).rstrip(), ""]
 
-    torch = spec.torch if spec.torch is None or "." in spec.torch else f"torch.nn.functional.{spec.torch}"
+    from .equivalents import equivalents_of
+
+    equivalents = [f"  {e.library}: {e.call}" + (f" ({e.differences})" if e.differences else "") for e in equivalents_of(spec.name)]
     out = [
         f"{spec.name} ({spec.family})",
         "",
         f"formula and derivative: {spec.formula}",
         f"reference: {spec.reference}",
-        f"PyTorch: {torch or 'none'}",
+        "the same number elsewhere (each verified against a fixture):" if equivalents else "the same number elsewhere: none of the seven libraries has it",
+        *equivalents,
         f"source: {spec.source}",
         "",
         *listing("reference forward", spec.forward),
@@ -356,7 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
         "show",
         help="print a loss's formula, the source of its reference forward and gradient, and its fast path",
         description="Print a registered loss's formula and derivative, where its reference forward and VJP "
-        "live and their source, its fast path (if any, with its source), and its PyTorch equivalent.",
+        "live and their source, its fast path (if any, with its source), and the same loss in PyTorch, Keras, optax, "
+        "pytorch-metric-learning, kornia, segmentation-models-pytorch and scikit-learn (nploss.equivalents).",
     )
     show.add_argument("loss", metavar="LOSS", help="a registered loss, e.g. cross_entropy (see nploss audit --format json)")
     show.set_defaults(run=_show)

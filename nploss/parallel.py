@@ -5,10 +5,10 @@ independent slices of one large computation can run on several threads at once. 
 this for losses on large inputs, evaluated in row blocks (:mod:`nploss.losses._blocks`), and for
 the per-channel work of the fast kernels of a convolutional network (:mod:`nploss.nn._fused`:
 the copies of the convolution, batch norm, ReLU, max-pooling, with :func:`for_each_block`, in
-pieces that fit a core's cache). The reference ops of :mod:`nploss.autograd` use no threads.
-``NPLOSS_NUM_THREADS`` (or :func:`set_num_threads`) sets the threads; the default is the number
-of cores this process may use. Only NumPy arrays are split: CuPy already runs every kernel on
-the whole GPU.
+pieces that stay in cache between passes). The reference ops of :mod:`nploss.autograd` use no
+threads. ``NPLOSS_NUM_THREADS`` (or :func:`set_num_threads`) sets the threads; the default is
+the number of cores this process may use. Only NumPy arrays are split: CuPy already runs every
+kernel on the whole GPU.
 
 One condition for any gain: OpenBLAS, NumPy's usual BLAS, keeps its threads spinning for a
 while after every matrix product (``OPENBLAS_THREAD_TIMEOUT``, 2^28 cycles by default), so
@@ -113,12 +113,15 @@ def map_in_order(fn: Callable[[T], Any], items: Iterable[T], tasks: int | None =
 
 # Below this many elements a block is not worth a hand-off to another thread.
 MIN_BLOCK_ELEMENTS = 1 << 16
-# Above this many elements (512 KiB of float32, the size of a core's L2 cache on common servers)
-# a thread's block is cut into pieces that it works through one after the other: an op that
-# passes over its block several times (batch norm: a mean, a centring, a variance, a scaling;
-# the folding of a convolution: kh * kw additions into the same image) then finds the piece in
-# its core's cache after the first pass instead of reading it from memory again at every pass.
-MAX_BLOCK_ELEMENTS = 1 << 17
+# Above this many elements (2 MiB of float32) a thread's block is cut into pieces that it works
+# through one after the other: an op that passes over its block several times (batch norm: a
+# mean, a centring, a variance, a scaling; the folding of a convolution: kh * kw additions into
+# the same image) then finds much of the piece in cache after the first pass. Not smaller: every
+# NumPy call releases the GIL and takes it back, and when another thread holds it then, the
+# caller sleeps until it is handed over, a wake-up that costs as much as a call on a small
+# piece (more so on a virtualised core): with many small calls two threads do hardly better
+# than one (benchmarks/RESULTS.md, "Notes on the fast kernels").
+MAX_BLOCK_ELEMENTS = 1 << 19
 
 
 def for_each_block(fn: Callable[[tuple[Any, ...]], Any], shape: tuple[int, ...], axis: int | None, xp: Any = None) -> None:
@@ -130,7 +133,8 @@ def for_each_block(fn: Callable[[tuple[Any, ...]], Any], shape: tuple[int, ...],
     Each thread takes the next block not yet taken, one at a time, rather than a fixed share of
     them: on a machine shared with other work, a thread whose core is taken away for a while
     then leaves its blocks to the others, instead of holding up the whole call (the caller waits
-    for the last block).
+    for the last block). Their number is a multiple of the threads where the axis is long
+    enough, so that no thread is left with the last block alone while the others wait.
 
     One block, the whole array (``fn`` called once, here), when ``axis`` is None, when the array
     is too small to share or to cut, or when ``xp`` is not NumPy (a GPU runs each kernel on all
@@ -141,7 +145,10 @@ def for_each_block(fn: Callable[[tuple[Any, ...]], Any], shape: tuple[int, ...],
         return
     size, n = math.prod(shape), shape[axis]
     threads = min(_threads[0], n, size // MIN_BLOCK_ELEMENTS)
-    blocks = min(n, max(threads, -(-size // MAX_BLOCK_ELEMENTS)))
+    blocks = max(threads, -(-size // MAX_BLOCK_ELEMENTS))
+    if threads > 1:  # a whole number of blocks per thread: none left to one thread at the end
+        blocks = -(-blocks // threads) * threads
+    blocks = min(n, blocks)
     if blocks < 2:
         fn((Ellipsis,))
         return

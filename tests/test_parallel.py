@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from nploss import parallel
@@ -98,3 +99,25 @@ def test_after_an_error_no_thread_takes_more_work(threads):
     with pytest.raises(ValueError):
         parallel.map_in_order(item, range(200), tasks=200)
     assert len(done) < 100 and time.perf_counter() - started < 1.0  # not the 200 items' 2 s
+
+
+def test_every_thread_gets_the_same_number_of_blocks(threads, monkeypatch):
+    # 40 elements in pieces of at most 8 would be 5 blocks: one thread would work the last
+    # alone while the other waits, so the blocks come in a multiple of the threads
+    monkeypatch.setattr(parallel, "MIN_BLOCK_ELEMENTS", 1)
+    monkeypatch.setattr(parallel, "MAX_BLOCK_ELEMENTS", 8)
+    seen = np.zeros(40)
+    calls = []
+
+    def mark(block):
+        calls.append(block)
+        seen[block] += 1
+
+    threads(2)
+    parallel.for_each_block(mark, seen.shape, axis=0)
+    assert len(calls) == 6
+    np.testing.assert_array_equal(seen, 1)  # every element once
+    calls.clear()
+    threads(3)
+    parallel.for_each_block(mark, (4,), axis=0)  # never more blocks than the axis is long
+    assert len(calls) == 3

@@ -154,6 +154,18 @@ _fused_cases = [
         ("real", "real", "real"),
     ),
     OpCase("batch_norm (fused, no affine)", lambda x: _fused.batch_norm(x, axis=0)[0], ((4, 3),), ("real",)),
+    OpCase(
+        "batch_norm + max_pool2d (fused)",
+        lambda x, w, b: _fused.batch_norm_max_pool2d(x, w, b, kernel=(2, 2))[0],
+        ((3, 2, 4, 4), (1, 2, 1, 1), (1, 2, 1, 1)),
+        ("real", "real", "real"),
+    ),
+    OpCase(  # the Conv-4 block's order: batch norm, ReLU, max-pool, as one node
+        "batch_norm + relu + max_pool2d (fused)",
+        lambda x, w, b: _fused.batch_norm_max_pool2d(x, w, b, kernel=(2, 2), relu=True)[0],
+        ((3, 6, 4, 4), (1, 6, 1, 1), (1, 6, 1, 1)),  # six channels: some of each sign after the ReLU
+        ("real", "real", "real"),
+    ),
     OpCase("max_pool2d (fused)", lambda x: _fused.max_pool2d(x, 2), ((2, 2, 4, 4),), ("real",)),
     OpCase(
         "max_pool2d (fused, images last)",

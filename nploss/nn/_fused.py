@@ -8,7 +8,7 @@ first-order gradients, up to round-off), with three kinds of tuning the referenc
 
 - **Threads.** NumPy releases the GIL in its loops, so the per-channel work (the copies of the
   convolution, batch norm, ReLU, max-pooling) runs in independent blocks of the outermost axis
-  on the thread pool, each block cut into pieces that stay in a core's cache
+  on the thread pool, each block cut into pieces that stay in cache
   (:func:`nploss.parallel.for_each_block`). Only NumPy arrays are split: a GPU runs each kernel
   whole.
 - **Saved intermediates and writes in place.** Batch norm keeps its centred input for the
@@ -164,12 +164,7 @@ def batch_norm(x: Any, weight: Any = None, bias: Any = None, axis: Any = 0, eps:
             gxb -= cb * (scale[block] * inv_std[block] * gw[block] * (1.0 / count))
 
         parallel.for_each_block(backward, gx.shape, split, xp)
-        grads = [constant(gx)]
-        if weight is not None:
-            grads.append(constant(gw.reshape(weight.shape)))
-        if bias is not None:
-            grads.append(constant(gb.reshape(bias.shape)))
-        return tuple(grads)
+        return _batch_norm_grads(gx, gw, gb, weight, bias)
 
     return make_node(data, parents, vjp), mean_, var_
 
@@ -439,6 +434,11 @@ def batch_norm_max_pool2d(
         """Window entry (i, j) of every window of ``a`` (a block of an image), as strided views."""
         return [a[:, :, i : i + kh * oh : kh, j : j + kw * ow : kw] for i in range(kh) for j in range(kw)]
 
+    def window_grid(a: Any) -> Any:
+        """The windows of ``a`` (a block of an image) as an (N, C, OH, kh, OW, kw) view: the
+        trailing row or column that fits no window left out."""
+        return a[:, :, : oh * kh, : ow * kw].reshape(a.shape[0], a.shape[1], oh, kh, ow, kw)  # splits axes: a view
+
     def forward(block: tuple[Any, ...]) -> None:  # a block of channels
         xb, cb = x.data[block], centred[block]
         mean_[block] = xp.mean(xb, axis=axes, keepdims=True)
@@ -500,26 +500,32 @@ def batch_norm_max_pool2d(
             # every entry, in a window or not: -c s inv_std mean(gy x_hat) - s mean(gy) ...
             xp.multiply(cb, -coef, out=gxb)
             gxb -= s * gb[block] * (1.0 / count)
-            # ... plus s gy on the maxima of the windows
-            hits = [slab == t for slab in slabs]
+            # ... plus s gy on the maxima of the windows. Each step is one NumPy call over all
+            # the window entries (window_grid views), not one per entry: every call gives the
+            # GIL back to the other threads and must take it again
+            hits = xp.empty_like(cb, dtype=bool)  # the memory order of x, as each array here
+            xp.equal(window_grid(cb), t[:, :, :, None, :, None], out=window_grid(hits))
             shared = xp.multiply(gp, s, out=xp.empty_like(t, dtype=xp.result_type(gp, s)))
-            if _may_hold(xp, sum(xp.count_nonzero(hit) for hit in hits) != t.size):  # ties: each its share
-                ties = hits[0].astype(shared.dtype)
-                for hit in hits[1:]:
-                    ties += hit
-                shared = shared / ties
-            for gx_entry, hit in zip(entries(gxb), hits, strict=True):
-                gx_entry += shared * hit
+            if _may_hold(xp, xp.count_nonzero(window_grid(hits)) != t.size):  # ties: each its share
+                shared = shared / window_grid(hits).sum(axis=(3, 5), dtype=shared.dtype)
+            spread = xp.empty_like(cb, dtype=shared.dtype)
+            xp.multiply(shared[:, :, :, None, :, None], window_grid(hits), out=window_grid(spread))
+            xp.add(window_grid(gxb), window_grid(spread), out=window_grid(gxb))
 
         parallel.for_each_block(backward, x.shape, 1, xp)
-        grads = [constant(gx)]
-        if weight is not None:
-            grads.append(constant(gw.reshape(weight.shape)))
-        if bias is not None:
-            grads.append(constant(gb.reshape(bias.shape)))
-        return tuple(grads)
+        return _batch_norm_grads(gx, gw, gb, weight, bias)
 
     return make_node(data, parents, vjp), mean_, var_
+
+
+def _batch_norm_grads(gx: Any, gw: Any, gb: Any, weight: Any, bias: Any) -> tuple[Tensor, ...]:
+    """The gradients of ``x`` and of the affine parameters that were given, in the parents' order."""
+    grads = [constant(gx)]
+    if weight is not None:
+        grads.append(constant(gw.reshape(weight.shape)))
+    if bias is not None:
+        grads.append(constant(gb.reshape(bias.shape)))
+    return tuple(grads)
 
 
 def _may_hold(xp: Any, mask: Any) -> bool:
