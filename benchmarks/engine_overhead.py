@@ -44,7 +44,9 @@ def run() -> list[dict[str, float | str]]:
     fns = {"nploss": nploss_chain, "floor": numpy_chain}
     if torch is not None:
         fns["torch"] = lambda: torch_chain(torch)
-    t = {k: v / OPS * 1e6 for k, v in interleaved_medians(fns, repeats=7, warmup=2).items()}
+    # a chain takes a few milliseconds: with a handful of repeats one pause of the machine moves
+    # the median, so many repeats, at little cost
+    t = {k: v / OPS * 1e6 for k, v in interleaved_medians(fns, repeats=31, warmup=3).items()}
     rows = [{"what": "nploss", "us_per_op": t["nploss"]}, {"what": "NumPy, forward only, no graph (floor)", "us_per_op": t["floor"]}]
     if torch is not None:
         rows.append({"what": "PyTorch CPU", "us_per_op": t["torch"]})
