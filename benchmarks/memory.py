@@ -103,7 +103,7 @@ def one(side: str, case: str) -> dict[str, Any]:
     import tracemalloc
 
     call = _call(side, case)
-    _reset_peak()  # where refused, the peak may be the setup's: then the call needed no more
+    reset = _reset_peak()  # where refused, the peak may be the setup's, above the call's own
     before = _rss_bytes()
     if side == "nploss":
         tracemalloc.start()
@@ -111,7 +111,8 @@ def one(side: str, case: str) -> dict[str, Any]:
     arrays_peak = tracemalloc.get_traced_memory()[1] if side == "nploss" else float("nan")
     tracemalloc.stop()
     peak = _peak_rss_bytes()
-    return {"side": side, "case": case, "step_MB": (peak - before) / 1e6, "process_MB": peak / 1e6, "arrays_MB": arrays_peak / 1e6}
+    step = (peak - before) / 1e6 if reset else float("nan")  # unknown where the peak could not be reset
+    return {"side": side, "case": case, "step_MB": step, "process_MB": peak / 1e6, "arrays_MB": arrays_peak / 1e6}
 
 
 def _in_child(side: str, case: str) -> dict[str, Any] | None:

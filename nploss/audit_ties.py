@@ -82,6 +82,9 @@ def check_tie(spec: Any, tie: Any, dtype: str = "float64") -> str | None:
         below, above = one_sided_slopes(spec, inputs, params, i, tie.step)
         # at the edge of the domain only one side exists: the subgradient is its slope
         below, above = np.where(np.isnan(below), above, below), np.where(np.isnan(above), below, above)
+        if np.any(np.isnan(below)):  # neither side exists: the fixture is outside the domain
+            index = tuple(np.argwhere(np.isnan(below))[0])
+            return f"neither one-sided slope of {name} exists at element {_where(index)}: the fixture lies outside the domain"
         low, high = np.minimum(below, above), np.maximum(below, above)
         slack = SLOPE_RTOL * np.maximum(1.0, np.maximum(np.abs(low), np.abs(high)))
         outside = (e < low - slack) | (e > high + slack)

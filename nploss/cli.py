@@ -188,7 +188,7 @@ def _show(args: argparse.Namespace) -> int:
         lines, first = inspect.getsourcelines(fn)
         return [f"{title} ({source_file(fn)}:{first})", "", textwrap.dedent("".join(lines)).rstrip(), ""]
 
-    from .equivalents import equivalents_of
+    from .equivalents import LIBRARIES, equivalents_of
 
     equivalents = [f"  {e.library}: {e.call}" + (f" ({e.differences})" if e.differences else "") for e in equivalents_of(spec.name)]
     out = [
@@ -196,7 +196,7 @@ def _show(args: argparse.Namespace) -> int:
         "",
         f"formula and derivative: {spec.formula}",
         f"reference: {spec.reference}",
-        "the same number elsewhere (each verified against a fixture):" if equivalents else "the same number elsewhere: none of the seven libraries has it",
+        "the same number elsewhere (each verified against a fixture):" if equivalents else f"the same number elsewhere: none of the {len(LIBRARIES)} libraries has it",
         *equivalents,
         f"source: {spec.source}",
         "",

@@ -36,9 +36,10 @@ value mismatch     with ``like=``: the loss or gradient differs from nploss's ve
                    that name (a defect the loss and its gradient share)
 =================  ==========================================================================
 
-The classes of the gradient at the given inputs are tried in the order of the table's first
-nine rows (missing gradient before wrong branch only when the zeros follow no condition); the
-first that fits is reported, with one sentence on what it means and the fix a student would
+The classes of the gradient at the given inputs are tried in the order that
+:mod:`nploss.diagnosis_classify` gives (not finite, wrong sign, a gradient of zero everywhere,
+then the factors, permuted, kinks, partial zeros, branches, other zeros, wrong term); the first
+that fits is reported, with one sentence on what it means and the fix a student would
 need. When the gradient is right at the given inputs, the audit looks further, in this order:
 tied elements moved together; the loss against ``like``; the parameters moved; the extreme
 inputs. The topics live in modules of their own: the classes at the given inputs in
@@ -81,7 +82,7 @@ import numpy as np
 
 from . import diagnosis_probes as probes
 from .autograd import Tensor, as_data, grad
-from .diagnosis_classify import _failing, _first_wrong, _size_matches, classify
+from .diagnosis_classify import _failing, _first_wrong, _size_matches, classify, least_squares_factor
 from .diagnosis_inputs import MAX_ELEMENTS, parse_inputs  # noqa: F401 - public names of nploss.diagnosis
 from .diagnosis_reference import Reference
 from .diagnosis_reference import bind as bind_reference
@@ -725,11 +726,8 @@ def _parameter_at_given(
 def _nearly_proportional(a: np.ndarray, n: np.ndarray) -> bool:
     """``a`` within 5% of ``c n`` for its least-squares ``c``: a factor, blurred by a term that
     does not share it (a regulariser scaled right beside a data term scaled wrong)."""
-    nn = float(np.vdot(n, n))
-    if not nn > 0:
-        return False
-    c = float(np.vdot(a, n)) / nn
-    return bool(np.linalg.norm(a - c * n) <= 0.05 * np.linalg.norm(a))
+    c = least_squares_factor(a, n)
+    return c is not None and bool(np.linalg.norm(a - c * n) <= 0.05 * np.linalg.norm(a))
 
 
 def _second_size(
@@ -737,8 +735,8 @@ def _second_size(
 ) -> tuple[str, str]:
     """A factor that equals (or nearly equals) a size of the inputs, checked at a second length
     of that axis: a reduction's factor follows the length, a constant stays."""
-    c = float(np.vdot(a, n)) / float(np.vdot(n, n))
-    matches = _size_matches(c, arrays, 0.02)
+    c = least_squares_factor(a, n)
+    matches = _size_matches(c, arrays, 0.02) if c is not None else []
     if not matches:
         return kind, detail
     label, size, power = matches[0]
@@ -751,10 +749,9 @@ def _second_size(
     except (AuditError, _Finding, ValueError):
         return kind, detail  # the code works at the given size only: the first verdict stands
     a2, n2 = full[0][0], full[0][1]
-    nn = float(np.vdot(n2, n2))
-    if not nn > 0 or not np.all(np.isfinite(a2)):
+    c2 = least_squares_factor(a2, n2) if np.all(np.isfinite(a2)) else None
+    if c2 is None:
         return kind, detail
-    c2 = float(np.vdot(a2, n2)) / nn
     verdict = probes.follows(c, c2, length, new, power * dims.count(length))
     text = f"N = {label}" if power == 1 else f"1/N, N = {label}"
     if verdict == "constant":
@@ -908,11 +905,17 @@ def _stressed(code: _UserCode, report: AuditReport, extreme: list[np.ndarray], n
     for k, (check, (a, n, _, forward, backward_)) in enumerate(zip(stressed.inputs, full_stressed)):
         if check.passed:
             continue
-        # Excused: where the loss is flat on one side (a clamp: a finite gradient turned the way
-        # of the other side is the intended one, the slope inside the clamp), and
-        # where the loss's own slope is infinite and the gradient says so.
-        one_side_flat = ((forward == 0) & (np.sign(backward_) * np.sign(a) >= 0)) | ((backward_ == 0) & (np.sign(forward) * np.sign(a) >= 0))
-        flat = one_side_flat & np.isfinite(a)
+        # Excused: where the loss is flat on one side only (at a clamp: a finite gradient turned
+        # the way of the other side is the intended one, the slope inside the clamp); where it is
+        # flat on both sides, only a gradient of zero (a gradient that goes on through a clamp
+        # is the bug this check is for); and where the loss's own slope is infinite and the
+        # gradient says so.
+        forward_flat, backward_flat = forward == 0, backward_ == 0
+        one_side_flat = (forward_flat & ~backward_flat & (np.sign(backward_) * np.sign(a) >= 0)) | (
+            backward_flat & ~forward_flat & (np.sign(forward) * np.sign(a) >= 0)
+        )
+        both_flat = forward_flat & backward_flat & (np.abs(a) <= atol)
+        flat = (one_side_flat | both_flat) & np.isfinite(a)
         infinite = np.isinf(a) & np.isinf(forward) & np.isinf(backward_) & (np.sign(a) == np.sign(forward)) & (np.sign(a) == np.sign(backward_))
         excused = flat | infinite
         if excused.any():

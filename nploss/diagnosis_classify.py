@@ -22,7 +22,8 @@ from .diagnosis_conditions import branch_condition
 from .gradcheck import ATOL, RTOL, kink_mask
 
 
-def _close(a: np.ndarray, b: np.ndarray, atol: float = ATOL, rtol: float = RTOL) -> bool:
+def all_close(a: np.ndarray, b: np.ndarray, atol: float = ATOL, rtol: float = RTOL) -> bool:
+    """Every element of ``a`` within ``atol + rtol |b|`` of ``b``."""
     return bool(np.all(np.abs(a - b) <= atol + rtol * np.abs(b)))
 
 
@@ -69,7 +70,7 @@ def classify(
         return "not finite", f"the gradient has {bad} NaN or inf entries of {a.size} at the given inputs"
     if not np.all(np.isfinite(n)):
         return "not finite", "the finite differences are NaN or inf: the loss is not finite within a step of the given inputs"
-    if _close(a, -n, atol, rtol):
+    if all_close(a, -n, atol, rtol):
         return "wrong sign", "a = -n"
     if np.abs(n).max(initial=0.0) > atol and np.abs(a).max(initial=0.0) <= atol:
         return "missing gradient", "a = 0"
@@ -79,9 +80,9 @@ def classify(
             text = f"N = {label}" if power == 1 else f"1/N, N = {label}"
             return "wrong reduction", f"a = {c:.6g} n, a factor of {text}"
         return "constant factor", f"a = {c:.6g} n"
-    if a.ndim == 2 and a.shape[0] == a.shape[1] and _close(a.T, n, atol, rtol):
+    if a.ndim == 2 and a.shape[0] == a.shape[1] and all_close(a.T, n, atol, rtol):
         return "permuted", "a is the transpose of n"
-    if a.size > 1 and _close(np.sort(a, axis=None), np.sort(n, axis=None), atol, rtol):
+    if a.size > 1 and all_close(np.sort(a, axis=None), np.sort(n, axis=None), atol, rtol):
         return "permuted", "a holds the values of n in another order"
     wrong = ~(np.abs(a - n) <= atol + rtol * np.abs(n))
     if kinks is not None and np.all(kinks[wrong]):
@@ -110,13 +111,16 @@ def _failing(a: np.ndarray, forward: np.ndarray, backward_: np.ndarray, atol: fl
     return bad & ~(kink_mask(forward, backward_) & between)
 
 
+def least_squares_factor(a: np.ndarray, n: np.ndarray) -> float | None:
+    """The ``c`` that makes ``c n`` closest to ``a`` (least squares), or None where ``n = 0``."""
+    nn = float(np.vdot(n, n))
+    return float(np.vdot(a, n)) / nn if nn > 0 else None
+
+
 def proportional(a: np.ndarray, n: np.ndarray, atol: float = ATOL, rtol: float = RTOL) -> float | None:
     """The constant ``c`` with ``a = c n`` (least squares), when it fits every element; else None."""
-    nn = float(np.vdot(n, n))
-    if not nn > 0:
-        return None
-    c = float(np.vdot(a, n)) / nn
-    return c if abs(c) > 1e-12 and _close(a, c * n, atol, rtol) else None
+    c = least_squares_factor(a, n)
+    return c if c is not None and abs(c) > 1e-12 and all_close(a, c * n, atol, rtol) else None
 
 
 def _size_matches(c: float, inputs: Sequence[np.ndarray], tolerance: float) -> list[tuple[str, float, int]]:

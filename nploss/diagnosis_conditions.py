@@ -117,7 +117,7 @@ def _signed_margins(shape: tuple[int, ...], inputs: Sequence[tuple[str, np.ndarr
                 yield f"{label_y}·{name_f}", sign * f
 
 
-def _sizes(shape: tuple[int, ...], inputs: Sequence[tuple[str, np.ndarray]]) -> Iterator[Candidate]:
+def _magnitudes(shape: tuple[int, ...], inputs: Sequence[tuple[str, np.ndarray]]) -> Iterator[Candidate]:
     """The magnitudes of single inputs and of differences of two (the original threshold test)."""
     same = [(n, x) for n, x in inputs if x.shape == shape and x.dtype.kind == "f"]
     for name, x in same:
@@ -181,7 +181,7 @@ def branch_condition(
             found = _separates(values, wrong, label, scalars, 1, band)
             if found:
                 return f"wrong exactly where {found}"
-    for label, values in _sizes(shape, named):
+    for label, values in _magnitudes(shape, named):
         if values[wrong].min() > values[~wrong].max():
             return f"wrong exactly where {label} > {values[~wrong].max():.4g}"
         if values[wrong].max() < values[~wrong].min():

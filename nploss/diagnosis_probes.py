@@ -23,10 +23,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-
-def axis_lengths(arrays: Sequence[np.ndarray]) -> list[int]:
-    """Every distinct axis length above 1, the longest first."""
-    return sorted({d for x in arrays for d in x.shape if d > 1}, reverse=True)
+from .diagnosis_classify import all_close
 
 
 def resized(arrays: Sequence[np.ndarray], length: int) -> tuple[list[np.ndarray], int]:
@@ -138,20 +135,18 @@ def varied(arrays: Sequence[np.ndarray], which: Sequence[int], seed: int = 0) ->
 
 
 def parameter_factor(a: np.ndarray, n: np.ndarray, params: Sequence[tuple[str, np.ndarray]], atol: float, rtol: float) -> str:
-    """``"a misses the factor gamma"`` when ``a * p = n`` (or ``a = n * p``: an extra one) for a
-    parameter ``p`` that broadcasts to the gradient's shape (along its last axes, or its first)."""
-
-    def close(u: np.ndarray, v: np.ndarray) -> bool:
-        return bool(np.all(np.abs(u - v) <= atol + rtol * np.abs(v)))
+    """``"... misses the factor gamma ..."`` when ``a * p = n`` (``a = n * p``: an extra one;
+    ``a = n * p**2``: ``p`` where ``1/p`` belongs) for a parameter ``p`` that broadcasts to the
+    gradient's shape (along its last axes, or its first)."""
 
     for name, p in params:
         for shaped in _broadcasts(p, a.shape):
-            if close(a * shaped, n):
-                return f"a misses the factor {name}: a·{name} = n"
-            if close(a, n * shaped):
-                return f"a has an extra factor {name}: a = {name}·n"
-            if np.all(shaped != 0) and close(a / shaped, n):
-                return f"a has {name} in place of 1/{name}"
+            if all_close(a * shaped, n, atol, rtol):
+                return f"the analytic gradient a misses the factor {name} (a·{name} = n, the numerical one)"
+            if all_close(a, n * shaped, atol, rtol):
+                return f"the analytic gradient a has an extra factor {name} (a = {name}·n, n the numerical one)"
+            if all_close(a, n * shaped**2, atol, rtol):  # a multiplies by p where the formula divides by it
+                return f"the analytic gradient a has {name} in place of 1/{name} (a = {name}²·n, n the numerical one)"
     return ""
 
 

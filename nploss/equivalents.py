@@ -201,7 +201,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
        _R + "keras.npz::dice-all"),
     _e("tversky", "Keras 3", "keras.losses.tversky(y_true, y_pred, alpha=0.3, beta=0.7, axis=(2, 3))",
        "prediction=y_pred, target=y_true; alpha=0.7, beta=0.3 (swapped), smooth=1e-12, reduction='none' "
-       "(Keras's default axis=None sums over every axis: reshape both to (1, 1, -1))",
+       "(with Keras's default axis=None instead, which sums over every axis, reshape both to (1, 1, -1) for nploss)",
        "Keras's alpha weighs the false negatives and beta the false positives, the other way round; 1e-7 in its denominator only",
        _R + "keras.npz::tversky-a0.3-b0.7-axis23"),
     _e("l1_penalty", "Keras 3", "keras.regularizers.L1()(w)", "weights=w; lam=0.01 as Keras's default", "", _R + "keras.npz::regularizer-L1-default"),

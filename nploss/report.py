@@ -141,7 +141,7 @@ LEGEND = (
 
 
 def summary(rows: Sequence[AuditRow]) -> str:
-    """'412 grid points and 17 tie fixtures audited' over the losses among ``rows``."""
+    """'N grid points and M tie fixtures audited', over the losses among ``rows``."""
     points, ties = totals(rows)
     return f"{points} grid points and {ties} tie fixtures audited"
 
@@ -312,7 +312,7 @@ def write_report(rows: Sequence[AuditRow], directory: str | pathlib.Path, seed: 
         lines += [f"## `{row.name}` ({row.family})", "", f"$${spec.formula}$$", "", f"Reference: {spec.reference}.", ""]
         if not row.passed:
             lines += [f"**FAIL**: {row.failure()}", ""]
-        lines += [f"Grid points: {row.points_passed} of {row.points} passed (defaults, " + ", ".join(row.grid) + ")."]
+        lines += [f"Grid points: {row.points_passed} of {row.points} passed (" + ", ".join(["defaults", *row.grid]) + ")."]
         if row.ties:
             lines += ["Ties: " + "; ".join(f"{name} ({'ok' if p is None else 'FAIL'})" for name, p in row.ties.items()) + "."]
         lines += [""]

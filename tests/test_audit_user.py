@@ -453,4 +453,4 @@ def test_params_moves_a_parameter_the_inputs_gave(user, capsys):
     code, out, _ = run(capsys, f"{f}:scaled", "--grad", f"{f}:scaled_grad", *inputs)
     assert code == 0  # gamma of about 1: the missing factor is below the tolerance
     code, out, _ = run(capsys, f"{f}:scaled", "--grad", f"{f}:scaled_grad", *inputs, "--params", "gamma")
-    assert code == 1 and "verdict for x: PARAMETER FACTOR" in out and "a misses the factor gamma" in out
+    assert code == 1 and "verdict for x: PARAMETER FACTOR" in out and "misses the factor gamma" in out

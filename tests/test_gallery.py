@@ -123,7 +123,7 @@ def test_a_missing_parameter_factor_is_named_at_ordinary_parameters():
     gamma, beta = np.array([0.5, 2.0, 1.5]), np.array([0.1, -0.2, 0.3])
     report = audit(affine_mse, [XA, gamma, beta, TA], affine_mse_grad_no_gamma, names=["x", "gamma", "beta", "t"])
     (d,) = report.diagnoses
-    assert d.kind == "parameter factor" and d.detail == "a misses the factor gamma: a·gamma = n"
+    assert d.kind == "parameter factor" and d.detail == "the analytic gradient a misses the factor gamma (a·gamma = n, the numerical one)"
     assert d.name == "x"
 
 

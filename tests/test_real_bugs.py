@@ -3,6 +3,8 @@ caught, every bug given its true class, every fix passed."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from gallery.real_bugs import CASES
@@ -48,10 +50,14 @@ def test_the_fixed_version_passes(case):
 @pytest.mark.parametrize("case", [c for c in CASES if c.kind == "wrong branch"], ids=lambda c: c.name)
 def test_a_wrong_branch_names_a_condition_that_splits_the_elements(case):
     report = audit(case.loss, case.inputs, case.wrong, **_options(case))
+    assert report.diagnoses
+    # the inputs the documented condition involves, as whole words ("a" must not match "exactly")
+    involved = [n for n in case.names if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", case.condition)]
+    assert involved, f"{case.name}: its documented condition {case.condition!r} names none of {case.names}"
     for d in report.diagnoses:
         assert d.detail.startswith("wrong exactly"), d.detail
-        names = [n for n in case.names if n in d.detail]
-        assert names, f"the condition names none of the inputs {case.names}: {d.detail}"
+        named = [n for n in involved if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", d.detail)]
+        assert named, f"{case.name}: the condition names none of {involved} (documented: {case.condition}): {d.detail}"
 
 
 def test_the_value_mismatches_say_by_how_much():

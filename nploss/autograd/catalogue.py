@@ -160,7 +160,7 @@ _fused_cases = [
         ((3, 2, 4, 4), (1, 2, 1, 1), (1, 2, 1, 1)),
         ("real", "real", "real"),
     ),
-    OpCase(  # the Conv-4 block's order: batch norm, ReLU, max-pool, as one node
+    OpCase(  # the Conv-4 block: batch norm, max-pool, ReLU (the two commute), as one node
         "batch_norm + relu + max_pool2d (fused)",
         lambda x, w, b: _fused.batch_norm_max_pool2d(x, w, b, kernel=(2, 2), relu=True)[0],
         ((3, 6, 4, 4), (1, 6, 1, 1), (1, 6, 1, 1)),  # six channels: some of each sign after the ReLU

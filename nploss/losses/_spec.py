@@ -241,8 +241,10 @@ class LossSpec:
         there, which the audit checks (:mod:`nploss.audit_ties`).
     unreduced : callable or tuple, optional
         The documented shape with ``reduction='none'``: symbolic axes (``("N", "C")``) or
-        ``(*inputs, **params) -> shape``; the default is the leading axis of the first input
-        (one value per sample).
+        ``(*inputs, **params) -> shape``; the default is one value per sample: the first
+        input's shape without the per-sample axes its symbolic shape names after the batch axis
+        (an elementwise ``("N",)`` input keeps its whole shape; see
+        :func:`nploss.audit.documented_shape`).
     stability_exceptions : dict
         Stability sweeps (``"large scale"``, ``"small scale"`` or an edge case's name) at which
         the loss may legitimately be non-finite, each with the documented reason (``exp(-y f)``
