@@ -3,7 +3,8 @@
 The site is served from ``docs/_build/html`` by a local HTTP server; on the cross-entropy page
 and three others (and on the page of every formula) the math must be typeset by MathJax (served by the site itself: no request
 leaves the machine), the figure must load, and the source of the reference forward and gradient
-must be there; the search must find "focal" and "Tversky"; and a crawl of the whole site from
+must be there; on every loss page and API page MathJax must parse every formula of the
+docstrings and leave no TeX untypeset; the search must find "focal" and "Tversky"; and a crawl of the whole site from
 ``index.html`` must find no internal link that answers 404. Screenshots of two pages are saved
 under ``docs/_build/screenshots/``.
 
@@ -12,6 +13,7 @@ Skipped, with the reason, where the site is not built or no browser is found.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import html.parser
 import http.server
@@ -134,6 +136,41 @@ def test_loss_page(browser: Any, server: str, loss: str) -> None:
             page.screenshot(path=str(SCREENSHOTS / f"{loss}_full.png"), full_page=True)
     finally:
         page.close()
+
+
+def _math_problems(server: str, pages: list[str]) -> list[str]:
+    """What is wrong with the math of ``pages``, checked in a browser of this thread's own (a
+    Playwright instance serves one thread)."""
+    from playwright.sync_api import sync_playwright
+
+    problems = []
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = chromium.new_page()
+        for relative in pages:
+            page.goto(server + relative, wait_until="load")
+            if page.locator("script[src*='mathjax']").count():  # Sphinx loads MathJax on pages with math only
+                wait_for_mathjax(page)
+            errors = page.locator("mjx-merror")
+            if errors.count():
+                problems.append(f"{relative}: MathJax could not parse {errors.first.get_attribute('data-mjx-error')}")
+            raw = RAW_TEX.findall(visible_prose(page))
+            if raw:
+                problems.append(f"{relative}: TeX left untypeset: {raw[:5]}")
+        chromium.close()
+    return problems
+
+
+def test_the_math_of_every_loss_and_api_page_parses(browser: Any, server: str) -> None:
+    """Every loss page and API page (their docstrings' math, not only the registry's formulas):
+    MathJax reports no parse error and leaves no TeX untypeset in the prose. Two browsers, one
+    per core, each take half the pages (MathJax's typesetting is most of the time)."""
+    pages = sorted(p.relative_to(SITE).as_posix() for folder in ("losses", "api") for p in (SITE / folder).glob("*.html"))
+    assert len(pages) > 140, pages
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        halves = pool.map(_math_problems, [server, server], [pages[0::2], pages[1::2]])
+        problems = [problem for half in halves for problem in half]
+    assert not problems, "\n".join(problems)
 
 
 def test_every_formula_parses(browser: Any, server: str) -> None:
