@@ -23,7 +23,7 @@ from ...autograd import as_data
 from ...backend import get_array_module
 from .._apply import apply_loss
 from .._params import integer
-from .._shared import unbatched
+from .._shared import one_hot, unbatched
 from .._spec import Arg, LossSpec, register
 from .._validate import labels, matrix
 
@@ -44,8 +44,8 @@ def _als_masks(
         low, size = cutoffs[i], tails[2 * i + 1].shape[0]
         inside = (t >= low) & (t < low + size)
         index = mod.where(inside, cutoffs[0] + i, index)
-        tail_hot.append(((t - low)[:, None] == mod.arange(size)).astype(dtype))
-    head_hot = (index[:, None] == mod.arange(head_size)).astype(dtype)
+        tail_hot.append(one_hot(t - low, size, axis=1, dtype=dtype))  # zero rows outside the cluster
+    head_hot = one_hot(index, head_size, axis=1, dtype=dtype)
     return head_hot, tail_hot
 
 

@@ -16,10 +16,9 @@ from typing import Any
 import numpy as np
 
 from ...autograd import as_data
-from ...backend import get_array_module
 from .._apply import apply_loss
 from .._params import real
-from .._shared import in_dtype_of
+from .._shared import in_dtype_of, one_hot
 from .._spec import Arg, LossSpec, register
 from .._validate import matrix, same_shape
 from ._common import _as_array
@@ -137,8 +136,7 @@ def _gce_forward(xp: Any, probs: Any, target: Any, *, q: float) -> Any:
 def _gce_vjp(xp: Any, g: Any, probs: Any, target: Any, *, q: float) -> tuple[Any]:
     p_y = _true_prob(xp, probs, target)
     # d/dp_y (1 - p_y^q) / q = -p_y^(q - 1): infinite at p_y = 0 for q < 1, as the formula says
-    labels = as_data(target)
-    hot = labels[:, None] == get_array_module(labels).arange(probs.shape[1])
+    hot = one_hot(target, probs.shape[1], axis=1, dtype=bool)
     return (xp.where(hot, xp.expand_dims(-g * p_y ** (q - 1.0), 1), 0.0),)
 
 

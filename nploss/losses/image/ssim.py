@@ -126,12 +126,19 @@ def _unit_images(rng: np.random.Generator, sizes: dict[str, int]) -> list[np.nda
 
 
 MS_SSIM_PARAMS = {"sigmas": (0.5, 1.0, 2.0, 4.0, 8.0), "data_range": 1.0, "k1": 0.01, "k2": 0.03}
+MS_SSIM_GRID = {"sigmas": (MS_SSIM_PARAMS["sigmas"], (1.0, 2.0))}  # the audit's scales: the defaults and two
+
+
+def _channels_averaged(x: Any, y: Any, **params: Any) -> tuple[int, ...]:
+    """The unreduced shape of the multi-scale losses: (N, H, W), the channels averaged."""
+    return (x.shape[0], *x.shape[2:])
+
 
 MS_SSIM = register(
     LossSpec(
         name="ms_ssim",
-        grid={"sigmas": ((0.5, 1.0, 2.0, 4.0, 8.0), (1.0, 2.0))},
-        unreduced=lambda x, y, **params: (x.shape[0], *x.shape[2:]),  # channels averaged
+        grid=MS_SSIM_GRID,
+        unreduced=_channels_averaged,
         family="segmentation",
         args=IMAGES,
         forward=_ms_ssim_forward,
@@ -269,8 +276,8 @@ def _abs_difference_kinks(x: Any, y: Any, **_: Any) -> Any:
 MS_SSIM_L1 = register(
     LossSpec(
         name="ms_ssim_l1",
-        grid={"sigmas": ((0.5, 1.0, 2.0, 4.0, 8.0), (1.0, 2.0))},
-        unreduced=lambda x, y, **params: (x.shape[0], *x.shape[2:]),  # channels averaged
+        grid=MS_SSIM_GRID,
+        unreduced=_channels_averaged,
         family="segmentation",
         args=IMAGES,
         forward=_ms_ssim_l1_forward,

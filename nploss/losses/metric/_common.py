@@ -155,9 +155,24 @@ BATCH_ARGS = (Arg("embeddings", "real", ("N", "D")), Arg("labels", "label", ("N"
 def _check_batch(embeddings: Any, labels: Any, **_: Any) -> None:
     if embeddings.ndim != 2:
         raise ValueError(f"embeddings must have shape (N, D), got {tuple(embeddings.shape)}")
+    _check_one_label_each(embeddings, labels)
+
+
+def _check_one_label_each(embeddings: Any, labels: Any) -> None:
     if tuple(labels.shape) != (embeddings.shape[0],):
         raise ValueError(
             f"labels must have shape ({embeddings.shape[0]},), one per embedding, got {tuple(labels.shape)}"
+        )
+
+
+def _check_class_labels(embeddings: Any, labels: Any, classes: int) -> None:
+    """One label per embedding, each a class of the weight's ``classes`` (classifier-style losses:
+    a weight row, or rows, per class)."""
+    _check_one_label_each(embeddings, labels)
+    if labels.size and int(labels.max()) >= classes:
+        raise ValueError(
+            f"labels must be class labels in [0, {classes}) (the classes of weight), "
+            f"got values from {int(labels.min())} to {int(labels.max())}"
         )
 
 

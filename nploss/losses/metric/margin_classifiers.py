@@ -30,6 +30,7 @@ from .._spec import Arg, LossSpec, register
 from .._validate import matrix
 from ..classification.cross_entropy import softmax_xent_vjp
 from ..metric_softmax.margin_softmax import SIN_EPS  # ArcFace's floor of 1 - cos^2 under the root that gives sin
+from ._common import _check_class_labels
 
 __all__: list[str] = ["large_margin_softmax", "normalized_softmax", "p2s_grad", "sphereface", "sub_center_arcface"]
 
@@ -50,16 +51,7 @@ def _check_classifier(embeddings: Any, weight: Any, labels: Any, sub_centers: in
         raise ValueError(
             f"weight must have C*sub_centers rows (sub_centers={sub_centers} rows per class), got {weight.shape[0]} rows"
         )
-    classes = weight.shape[0] // sub_centers
-    if labels.shape != (embeddings.shape[0],):
-        raise ValueError(
-            f"labels must have shape ({embeddings.shape[0]},), one per embedding, got {tuple(labels.shape)}"
-        )
-    if labels.size and int(labels.max()) >= classes:
-        raise ValueError(
-            f"labels must be class labels in [0, {classes}) (the classes of weight), "
-            f"got values from {int(labels.min())} to {int(labels.max())}"
-        )
+    _check_class_labels(embeddings, labels, weight.shape[0] // sub_centers)
 
 
 ARGS = (
@@ -401,22 +393,11 @@ def sphereface(
                z_{ij} = s\,\lVert x_i\rVert \cdot
                \begin{cases} \psi(\theta_{ij}) & j = y_i \\ \cos\theta_{ij} & j \ne y_i \end{cases}
 
-    as :func:`large_margin_softmax` without the weight norms.
-
-    The target angle :math:`\theta = \theta_{i y_i}` is multiplied by the integer margin :math:`m`
-    through the monotone extension of :math:`\cos(m\theta)` to :math:`[0, \pi]`,
-
-    .. math::  \psi(\theta) = (-1)^k \cos(m\theta) - 2k, \qquad
-               k = \lfloor m\theta / \pi \rfloor \in \{0, \dots, m\},
-
-    with :math:`\cos(m\theta) = T_m(\cos\theta)` (Chebyshev; the paper's Equation 7) evaluated
-    without arccos: :math:`k` is the number of thresholds :math:`\cos(j\pi/m)`, :math:`j = 1..m`,
-    at or above :math:`\cos\theta`. :math:`k` is a constant for the gradient (PML computes it
-    under ``no_grad``); :math:`\psi` is continuously differentiable,
-
-    .. math::  \frac{d\psi}{d\cos\theta} = (-1)^k\, T_m'(\cos\theta) = (-1)^k\, m\, U_{m-1}(\cos\theta),
-
-    which vanishes at the thresholds; the second derivative jumps there (the audit's kinks).
+    as :func:`large_margin_softmax` without the weight norms: the same
+    :math:`\psi(\theta) = (-1)^k \cos(m\theta) - 2k`, :math:`k = \lfloor m\theta / \pi \rfloor`,
+    evaluated and differentiated as described there
+    (:math:`d\psi / d\cos\theta = (-1)^k\, m\, U_{m-1}(\cos\theta)`, continuous; the second
+    derivative jumps at the thresholds :math:`\cos(j\pi/m)`, the audit's kinks).
     The loss is the cross entropy of the logits :math:`z_{ij}`, so :math:`\partial\ell_i/\partial z_{ij}
     = p_{ij} - [j = y_i]`, then through :math:`\psi` on the target column, the cosines
     :math:`\hat{X}\hat{W}^\top`, their normalisations, and the norms

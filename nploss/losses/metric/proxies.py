@@ -21,7 +21,7 @@ from .._reduction import mean_weight
 from .._shared import one_hot
 from .._spec import Arg, LossSpec, OnInputs, register
 from .._validate import matrix
-from ._common import _embed, _embed_vjp, _host, _raw, pairwise_distances, pairwise_distances_vjp
+from ._common import _check_class_labels, _embed, _embed_vjp, _host, _raw, pairwise_distances, pairwise_distances_vjp
 
 __all__ = ["proxy_anchor", "proxy_nca", "soft_triple"]
 
@@ -41,16 +41,7 @@ def _check_proxies(embeddings: Any, weight: Any, labels: Any, per_class: int = 1
             f"weight must have shape ({rows}, {embeddings.shape[1]}) (the embedding dimension of embeddings "
             f"{tuple(embeddings.shape)}), got {tuple(weight.shape)}"
         )
-    if labels.shape != (embeddings.shape[0],):
-        raise ValueError(
-            f"labels must have shape ({embeddings.shape[0]},), one per embedding, got {tuple(labels.shape)}"
-        )
-    classes = weight.shape[0] // per_class
-    if labels.size and int(labels.max()) >= classes:
-        raise ValueError(
-            f"labels must be class labels in [0, {classes}) (the classes of weight), "
-            f"got values from {int(labels.min())} to {int(labels.max())}"
-        )
+    _check_class_labels(embeddings, labels, weight.shape[0] // per_class)
 
 
 def _proxy_edges(per_class: int = 1) -> dict[str, Any]:
